@@ -1,0 +1,6 @@
+// Package proto holds the public API definitions; the Go code generated from them lives in
+// telephony/v1 (package telephonyv1). It contains no hand-written logic.
+package proto
+
+//go:generate buf lint
+//go:generate buf generate
