@@ -1,0 +1,318 @@
+package sipengine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/ccplane/telephony"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// run drives the call from the INVITE to its end. It is the only goroutine that touches the
+// call's SIP state; the engine waits for it on shutdown.
+func (c *Call) run(tx sip.ClientTransaction) {
+	defer c.finish()
+	if tx, ok := c.inviting(tx); ok != nil {
+		c.talk(tx, ok)
+	}
+}
+
+// inviting follows the INVITE transaction until its final response, or until we give up on
+// it. It returns the 2xx (and its transaction) when one arrived, also one that crossed our
+// CANCEL; nil when the call ended unanswered.
+//
+// sipgo stops Timer B at the first 1xx and has no Timer C, so the ring timeout and the setup
+// timeout are ours. Every response is read here: an unread response blocks the transaction.
+func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.Response) {
+	setup := time.NewTimer(c.e.cfg.SetupTimeout)
+	defer setup.Stop()
+	ring := time.NewTimer(c.req.RingTimeout)
+	defer ring.Stop()
+	var grace <-chan time.Time
+	hangup, stopping, remoteBye := c.hangup, c.e.stopping, c.remoteBye
+	var cancelTx sip.ClientTransaction
+	var cancelRes <-chan *sip.Response
+	var cancelDone <-chan struct{}
+	// Nobody reads the CANCEL's responses once the call is over, and an unread response
+	// would block its transaction until Timer F.
+	defer func() {
+		if cancelTx != nil {
+			cancelTx.Terminate()
+		}
+	}()
+	responded, authTried := false, false
+
+	// giveUp stops waiting for an answer. RFC 3261 §9.1 forbids a CANCEL before any
+	// provisional response, so without one the transaction is just dropped; with one, the
+	// CANCEL goes out and the final response (487, or a 200 that crossed it) is awaited for
+	// EndGrace at most. It reports whether the call can end now.
+	giveUp := func() bool {
+		hangup, stopping, remoteBye = nil, nil, nil
+		ring.Stop()
+		if !responded {
+			tx.Terminate()
+			return true
+		}
+		// The deadline only bounds a TCP/TLS reconnect; the transaction does not keep it.
+		ctx, cancel := context.WithTimeout(context.Background(), c.e.cfg.EndGrace)
+		defer cancel()
+		var err error
+		cancelTx, err = c.cli.TransactionRequest(ctx, cancelFor(c.inv), sipgo.ClientRequestBuild)
+		if err != nil {
+			cancelTx = nil // sipgo returns a typed nil
+			c.e.log.Warn("cancel failed", "sip_call_id", c.SIPCallID, "err", err)
+			tx.Terminate()
+			return true
+		}
+		c.emit(Event{Kind: EventRequest, Method: "CANCEL"})
+		cancelRes, cancelDone = cancelTx.Responses(), cancelTx.Done()
+		grace = time.After(c.e.cfg.EndGrace)
+		return false
+	}
+
+	for {
+		select {
+		case res := <-tx.Responses():
+			if !responded {
+				responded = true
+				setup.Stop()
+			}
+			c.reportResponse(res)
+			switch {
+			case res.IsProvisional():
+				c.provisional(res)
+			case res.IsSuccess():
+				return tx, res
+			case !authTried && !c.ending() && c.challenged(res):
+				authTried = true
+				next, err := c.authenticate(res)
+				if err != nil {
+					c.e.log.Warn("digest auth failed", "sip_call_id", c.SIPCallID, "err", err)
+					c.rejected(res)
+					return nil, nil
+				}
+				tx = next
+				c.emit(Event{Kind: EventRequest, Method: "INVITE"})
+			default:
+				c.rejected(res)
+				return nil, nil
+			}
+		case <-tx.Done():
+			// Terminated without a final response: Timer B or a broken connection.
+			if !c.ending() {
+				c.out.kill, c.err = telephony.CauseTransportError, tx.Err()
+				if errors.Is(tx.Err(), sip.ErrTransactionTimeout) && !responded {
+					c.out.kill = telephony.CauseSetupTimeout
+				}
+			}
+			return nil, nil
+		case <-setup.C:
+			if !responded && !c.ending() {
+				c.out.kill = telephony.CauseSetupTimeout
+				if giveUp() {
+					return nil, nil
+				}
+			}
+		case <-ring.C:
+			c.out.kill = telephony.CauseRingTimeout
+			if giveUp() {
+				return nil, nil
+			}
+		case <-hangup:
+			c.out.kill = telephony.CauseHangupRequested
+			if giveUp() {
+				return nil, nil
+			}
+		case <-stopping:
+			c.out.kill = telephony.CauseShutdown
+			if giveUp() {
+				return nil, nil
+			}
+		case bye := <-remoteBye:
+			c.byeReceived(bye)
+			if giveUp() {
+				return nil, nil
+			}
+		case res := <-cancelRes:
+			c.reportResponse(res)
+		case <-cancelDone:
+			cancelRes, cancelDone = nil, nil
+		case <-grace:
+			// The provider never confirmed our CANCEL; the call is over for us. Should its 200
+			// still come, strayResponse acknowledges and ends it.
+			tx.Terminate()
+			return nil, nil
+		}
+	}
+}
+
+// talk holds an answered call until one side ends it. When we had already given up on the
+// call (the 200 crossed our CANCEL) it is acknowledged and ended at once, as RFC 3261 §15
+// asks.
+func (c *Call) talk(tx sip.ClientTransaction, ok *sip.Response) {
+	// Terminating the INVITE transaction when the call ends frees it before Timer M (32 s).
+	defer tx.Terminate()
+	st := status(ok)
+	c.out.answer = &st
+	d := newDialog(c.inv, ok)
+	c.sendAck(d)
+	// A retransmitted 2xx means our ACK was lost: send it again.
+	tx.OnRetransmission(func(*sip.Response) { _ = c.cli.WriteRequest(d.ack(c.inv)) })
+	c.setState(telephony.StateAnswered)
+
+	maxDur := time.NewTimer(c.req.MaxDuration)
+	defer maxDur.Stop()
+	hangup, stopping := c.hangup, c.e.stopping
+	var byeTx sip.ClientTransaction
+	var byeRes <-chan *sip.Response
+	var byeDone <-chan struct{}
+	var grace <-chan time.Time
+	defer func() {
+		if byeTx != nil {
+			byeTx.Terminate()
+		}
+	}()
+	bye := func(cause telephony.Cause) bool {
+		if c.out.kill == 0 {
+			c.out.kill = cause
+		}
+		hangup, stopping = nil, nil
+		maxDur.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), c.e.cfg.EndGrace)
+		defer cancel()
+		var err error
+		byeTx, err = c.cli.TransactionRequest(ctx, d.bye(c.inv))
+		if err != nil {
+			byeTx = nil // sipgo returns a typed nil
+			c.e.log.Warn("bye failed", "sip_call_id", c.SIPCallID, "err", err)
+			return true
+		}
+		c.emit(Event{Kind: EventRequest, Method: "BYE"})
+		byeRes, byeDone = byeTx.Responses(), byeTx.Done()
+		grace = time.After(c.e.cfg.EndGrace)
+		return false
+	}
+	if c.ending() {
+		if bye(c.out.kill) {
+			return
+		}
+	}
+	for {
+		select {
+		case <-maxDur.C:
+			if bye(telephony.CauseMaxDuration) {
+				return
+			}
+		case <-hangup:
+			if bye(telephony.CauseHangupRequested) {
+				return
+			}
+		case <-stopping:
+			if bye(telephony.CauseShutdown) {
+				return
+			}
+		case req := <-c.remoteBye:
+			if !c.ending() {
+				c.byeReceived(req)
+				return
+			}
+			// Both sides said BYE at once: ours decides, and theirs was answered already.
+		case res := <-byeRes:
+			c.reportResponse(res)
+			if !res.IsProvisional() {
+				return
+			}
+		case <-byeDone:
+			return
+		case <-grace:
+			return
+		}
+	}
+}
+
+func (c *Call) ending() bool { return c.out.kill != 0 || c.out.remoteBye }
+
+func (c *Call) sendAck(d dialog) {
+	if err := c.cli.WriteRequest(d.ack(c.inv)); err != nil {
+		// The provider will retransmit its 2xx, and the retransmission is ACKed again.
+		c.e.log.Warn("ack failed", "sip_call_id", c.SIPCallID, "err", err)
+		return
+	}
+	c.emit(Event{Kind: EventRequest, Method: "ACK"})
+}
+
+func (c *Call) byeReceived(req *sip.Request) {
+	c.out.remoteBye = true
+	c.out.reason = parseReason(req.GetHeader("Reason"))
+	c.emit(Event{Kind: EventRequest, Method: "BYE", Received: true, Reason: c.out.reason})
+}
+
+func (c *Call) reportResponse(res *sip.Response) {
+	ev := Event{Kind: EventResponse, Status: status(res), Reason: parseReason(res.GetHeader("Reason"))}
+	if cseq := res.CSeq(); cseq != nil {
+		ev.Method = string(cseq.MethodName)
+	}
+	if hasSDP(res) {
+		ev.SDP = string(res.Body())
+	}
+	c.emit(ev)
+}
+
+func (c *Call) provisional(res *sip.Response) {
+	// A 100 that arrives late (UDP reorders) must not hide the 18x before it.
+	if res.StatusCode != 100 || c.out.provisional.Code <= 100 {
+		c.out.provisional = status(res)
+	}
+	switch {
+	case res.StatusCode == 100:
+		if c.state == telephony.StateDialing {
+			c.setState(telephony.StateTrying)
+		}
+	case hasSDP(res):
+		c.setState(telephony.StateEarlyMedia)
+	default:
+		c.setState(telephony.StateRinging)
+	}
+}
+
+func (c *Call) rejected(res *sip.Response) {
+	st := status(res)
+	c.out.final = &st
+	if !c.ending() {
+		c.out.reason = parseReason(res.GetHeader("Reason"))
+	}
+}
+
+func (c *Call) challenged(res *sip.Response) bool {
+	return (res.StatusCode == 401 || res.StatusCode == 407) && c.req.Gateway.Username != ""
+}
+
+// authenticate answers a 401/407 once with the gateway's credentials: a new INVITE with the
+// next CSeq and a new branch. The old request stays with its transaction, which may still
+// be acknowledging retransmissions of the challenge.
+func (c *Call) authenticate(res *sip.Response) (sip.ClientTransaction, error) {
+	next := c.inv.Clone()
+	ctx, cancel := context.WithTimeout(context.Background(), c.e.cfg.SetupTimeout)
+	defer cancel()
+	tx, err := c.cli.TransactionDigestAuth(ctx, next, res, sipgo.DigestAuth{
+		Username: c.req.Gateway.Username,
+		Password: c.req.Gateway.Password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.inv = next
+	return tx, nil
+}
+
+func status(res *sip.Response) telephony.Status {
+	return telephony.Status{Code: int(res.StatusCode), Reason: res.Reason}
+}
+
+func hasSDP(res *sip.Response) bool {
+	ct := res.ContentType()
+	return len(res.Body()) > 0 && ct != nil && strings.HasPrefix(strings.ToLower(ct.Value()), "application/sdp")
+}

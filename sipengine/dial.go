@@ -1,0 +1,221 @@
+package sipengine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ccplane/telephony"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+)
+
+// DialRequest is one outbound call to place.
+type DialRequest struct {
+	Gateway     Gateway
+	To          string            // normalised number: digits only
+	From        string            // caller ID, digits; empty = Gateway.FromUser
+	Headers     map[string]string // extra X- headers, checked with CheckHeader
+	SDPOffer    string            // empty = Config.DefaultSDP
+	RingTimeout time.Duration     // no final response this long after the INVITE → CANCEL
+	MaxDuration time.Duration     // answered this long → BYE
+	Observer    Observer          // required
+}
+
+func (r DialRequest) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if err := r.Gateway.Validate(); err != nil {
+		return bad("gateway: %v", err)
+	}
+	if !validNumber(r.To) {
+		return bad("to %q is not a number", r.To)
+	}
+	if r.From != "" && !validNumber(r.From) {
+		return bad("from %q is not a number", r.From)
+	}
+	if len(r.Headers) > MaxHeaders {
+		return bad("more than %d headers", MaxHeaders)
+	}
+	for k, v := range r.Headers {
+		if err := CheckHeader(k, v); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if r.SDPOffer != "" {
+		if err := CheckSDP(r.SDPOffer); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if r.RingTimeout <= 0 || r.MaxDuration <= 0 {
+		return bad("ring timeout and max duration must be positive")
+	}
+	if r.Observer == nil {
+		return bad("no observer")
+	}
+	return nil
+}
+
+// Call is a call placed by Dial. Its methods are safe for concurrent use.
+type Call struct {
+	// SIPCallID is the Call-ID of the call's INVITE dialog.
+	SIPCallID string
+
+	e        *Engine
+	req      DialRequest
+	cli      *sipgo.Client
+	localTag string
+
+	hangupOnce sync.Once
+	hangup     chan struct{}     // closed by Hangup
+	remoteBye  chan *sip.Request // the first BYE from the gateway; buffered so the handler never waits
+	done       chan struct{}     // closed after the EventEnded was observed
+	end        End
+
+	// Owned by the call's goroutine.
+	inv      *sip.Request // the INVITE in force (a digest retry replaces it)
+	inviteAt time.Time
+	state    telephony.State
+	out      outcome
+	err      error
+}
+
+// Dial sends the INVITE for r and returns as soon as it is written, never waiting for an
+// answer. A call that could not be sent (a transport error) is still returned, already ended
+// as KILL / TRANSPORT_ERROR; the error is only for a request that was not attempted: ErrClosed
+// or ErrInvalid.
+func (e *Engine) Dial(ctx context.Context, r DialRequest) (*Call, error) {
+	select {
+	case <-e.ready:
+	default:
+		return nil, ErrClosed
+	}
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	c := &Call{
+		SIPCallID: uuid.NewString(),
+		e:         e,
+		req:       r,
+		cli:       e.client(r.Gateway.Transport),
+		localTag:  sip.GenerateTagN(16),
+		hangup:    make(chan struct{}),
+		remoteBye: make(chan *sip.Request, 1),
+		done:      make(chan struct{}),
+		state:     telephony.StateDialing,
+	}
+	c.inv = c.buildInvite()
+	if err := e.track(c); err != nil {
+		return nil, err
+	}
+
+	// ctx bounds only connection set-up (TCP connect, TLS handshake); the caller going away
+	// must not abort a call that is being placed.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.SetupTimeout)
+	defer cancel()
+	c.inviteAt = e.cfg.Now()
+	tx, err := c.cli.TransactionRequest(sendCtx, c.inv)
+	if err != nil {
+		c.out.kill, c.err = telephony.CauseTransportError, err
+		c.finish()
+		return c, nil
+	}
+	c.emit(Event{Kind: EventRequest, Method: "INVITE"})
+	go c.run(tx)
+	return c, nil
+}
+
+func (c *Call) buildInvite() *sip.Request {
+	gw, cfg := c.req.Gateway, c.e.cfg
+	host, portStr, _ := net.SplitHostPort(gw.Address)
+	port, _ := strconv.Atoi(portStr)
+	ruri := sip.Uri{Scheme: "sip", User: c.req.To, Host: host, Port: port}
+	contact := sip.Uri{Scheme: "sip", User: "telephonyd", Host: cfg.ExternalHost, Port: c.e.port}
+	if gw.Transport == TCP || gw.Transport == TLS {
+		ruri.UriParams = sip.NewParams()
+		ruri.UriParams.Add("transport", string(gw.Transport))
+		contact.UriParams = sip.NewParams()
+		contact.UriParams.Add("transport", string(gw.Transport))
+	}
+	inv := sip.NewRequest(sip.INVITE, ruri)
+
+	fromUser := c.req.From
+	if fromUser == "" {
+		fromUser = gw.FromUser
+	}
+	if fromUser == "" {
+		fromUser = "anonymous"
+	}
+	fromHost := gw.FromHost
+	if fromHost == "" {
+		fromHost = host
+	}
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: fromUser, Host: fromHost}}
+	from.Params = sip.NewParams()
+	from.Params.Add("tag", c.localTag)
+	inv.AppendHeader(from)
+	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: c.req.To, Host: host}})
+	callID := sip.CallIDHeader(c.SIPCallID)
+	inv.AppendHeader(&callID)
+	inv.AppendHeader(&sip.ContactHeader{Address: contact})
+	inv.AppendHeader(sip.NewHeader("User-Agent", cfg.UserAgent))
+	inv.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	// Sorted so that the same request always produces the same message.
+	for _, name := range slices.Sorted(maps.Keys(c.req.Headers)) {
+		inv.AppendHeader(sip.NewHeader(name, c.req.Headers[name]))
+	}
+	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	sdp := c.req.SDPOffer
+	if sdp == "" {
+		sdp = cfg.DefaultSDP
+	}
+	inv.SetBody([]byte(sdp))
+	return inv
+}
+
+// Hangup asks for the call to end: CANCEL before the answer, BYE after. It returns at once;
+// wait on Done for the end. Calling it again, or on an ended call, does nothing.
+func (c *Call) Hangup() { c.hangupOnce.Do(func() { close(c.hangup) }) }
+
+// Done is closed once the call has ended and its EventEnded was observed.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// End returns how the call ended; valid once Done is closed.
+func (c *Call) End() End {
+	<-c.done
+	return c.end
+}
+
+// emit stamps ev and hands it to the observer. Only the call's goroutine calls it.
+func (c *Call) emit(ev Event) {
+	ev.At = c.e.cfg.Now()
+	if !c.inviteAt.IsZero() {
+		ev.SinceInvite = ev.At.Sub(c.inviteAt)
+	}
+	c.req.Observer.Observe(ev)
+}
+
+func (c *Call) setState(s telephony.State) {
+	if s == c.state {
+		return
+	}
+	c.emit(Event{Kind: EventState, From: c.state, To: s})
+	c.state = s
+}
+
+// finish records the end: it classifies the outcome, reports it and releases the call.
+func (c *Call) finish() {
+	c.end = classify(c.out)
+	c.end.Err = c.err
+	c.setState(telephony.StateEnded)
+	c.emit(Event{Kind: EventEnded, End: c.end})
+	close(c.done)
+	c.e.untrack(c)
+}
