@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type DialRequest struct {
 	RingTimeout time.Duration     // no final response this long after the INVITE → CANCEL
 	MaxDuration time.Duration     // answered this long → BYE
 	Observer    Observer          // required
+	SIPCallID   string            // the INVITE's Call-ID; empty = a new UUID
 }
 
 func (r DialRequest) validate() error {
@@ -59,6 +61,9 @@ func (r DialRequest) validate() error {
 	}
 	if r.Observer == nil {
 		return bad("no observer")
+	}
+	if len(r.SIPCallID) > 128 || strings.IndexFunc(r.SIPCallID, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
+		return bad("sip call id %q is not a word", r.SIPCallID)
 	}
 	return nil
 }
@@ -100,8 +105,11 @@ func (e *Engine) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	if r.SIPCallID == "" {
+		r.SIPCallID = uuid.NewString()
+	}
 	c := &Call{
-		SIPCallID: uuid.NewString(),
+		SIPCallID: r.SIPCallID,
 		e:         e,
 		req:       r,
 		cli:       e.client(r.Gateway.Transport),

@@ -37,8 +37,9 @@ type Engine struct {
 	tcp    net.Listener
 	port   int
 
-	ready    chan struct{} // closed once the listeners serve
-	stopping chan struct{} // closed when Run's context ends: calls end as SHUTDOWN
+	releaseOnce sync.Once
+	ready       chan struct{} // closed once the listeners serve
+	stopping    chan struct{} // closed when Run's context ends: calls end as SHUTDOWN
 
 	mu         sync.Mutex
 	calls      map[string]*Call    // live calls by SIP Call-ID
@@ -180,9 +181,18 @@ func (e *Engine) waitListening(ctx context.Context) error {
 }
 
 func (e *Engine) release() {
-	e.ua.Close()
-	e.udp.Close()
-	e.tcp.Close()
+	e.releaseOnce.Do(func() {
+		e.ua.Close()
+		e.udp.Close()
+		e.tcp.Close()
+	})
+}
+
+// Close releases the sockets of an engine whose Run was never called; Run releases them
+// itself when it returns.
+func (e *Engine) Close() error {
+	e.release()
+	return nil
 }
 
 // Ready is closed once the engine serves; Dial before that returns ErrClosed.

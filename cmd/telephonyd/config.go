@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ccplane/telephony/sipengine"
+)
+
+// fileConfig is the YAML configuration file; README.md documents every key.
+type fileConfig struct {
+	GRPC struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"grpc"`
+	SIP struct {
+		Listen       string   `yaml:"listen"`
+		ExternalHost string   `yaml:"external_host"`
+		SetupTimeout duration `yaml:"setup_timeout"`
+		EndGrace     duration `yaml:"end_grace"`
+		SDPFile      string   `yaml:"sdp_file"`
+	} `yaml:"sip"`
+	Calls struct {
+		RingTimeout    duration `yaml:"ring_timeout"`
+		MaxDuration    duration `yaml:"max_duration"`
+		EventRetention duration `yaml:"event_retention"`
+	} `yaml:"calls"`
+	Redis struct {
+		URL string `yaml:"url"`
+	} `yaml:"redis"`
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+	Gateways []gatewayConfig `yaml:"gateways"`
+}
+
+type gatewayConfig struct {
+	Name      string `yaml:"name"`
+	Address   string `yaml:"address"`
+	Transport string `yaml:"transport"`
+	Username  string `yaml:"username"`
+	Password  secret `yaml:"password"`
+	FromUser  string `yaml:"from_user"`
+	FromHost  string `yaml:"from_host"`
+}
+
+// secret keeps passwords out of logs: it prints as a placeholder.
+type secret string
+
+func (s secret) LogValue() slog.Value {
+	if s == "" {
+		return slog.StringValue("")
+	}
+	return slog.StringValue("[redacted]")
+}
+
+func (g gatewayConfig) gateway() sipengine.Gateway {
+	return sipengine.Gateway{
+		Name: g.Name, Address: g.Address, Transport: sipengine.Transport(g.Transport),
+		Username: g.Username, Password: string(g.Password), FromUser: g.FromUser, FromHost: g.FromHost,
+	}
+}
+
+// duration reads "30s", "2m" and the like.
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 2m", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+func defaultConfig() fileConfig {
+	var c fileConfig
+	c.GRPC.Listen = "127.0.0.1:50051"
+	c.SIP.Listen = "127.0.0.1:5060"
+	c.Log.Level = "info"
+	c.Log.Format = "text"
+	return c
+}
+
+// loadConfig reads a YAML file over the defaults; unknown keys are errors, so that a typo is
+// not silently ignored.
+func loadConfig(path string) (fileConfig, error) {
+	c := defaultConfig()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, c.validate()
+}
+
+// validate reports every problem at once.
+func (c fileConfig) validate() error {
+	var errs []error
+	if c.GRPC.Listen == "" {
+		errs = append(errs, errors.New("grpc.listen is empty"))
+	}
+	if c.SIP.Listen == "" {
+		errs = append(errs, errors.New("sip.listen is empty"))
+	}
+	if c.Redis.URL != "" {
+		errs = append(errs, errors.New("redis.url: the Redis stores are not built yet (issues #3, #4); leave it empty for in-memory stores"))
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format %q is not text or json", c.Log.Format))
+	}
+	if len(c.Gateways) == 0 {
+		errs = append(errs, errors.New("gateways: none defined; calls would have nowhere to go"))
+	}
+	for i, g := range c.Gateways {
+		if err := g.gateway().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("gateways[%d] (%s): %w", i, g.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("log.level %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,300 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+
+	"github.com/ccplane/telephony"
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+	"github.com/ccplane/telephony/sipengine"
+	"github.com/ccplane/telephony/tracker"
+)
+
+// CallService implements telephony.v1.CallService.
+type CallService struct {
+	telephonyv1.UnimplementedCallServiceServer
+
+	cfg      Config
+	log      *slog.Logger
+	dialer   dialer
+	records  records
+	events   *eventLogs
+	gateways map[string]sipengine.Gateway
+
+	mu       sync.Mutex
+	live     map[string]*callObserver // calls not ended yet, by call id
+	draining bool
+}
+
+// NewCallService returns the call service over a SIP dialer and a call-record store.
+func NewCallService(cfg Config, d dialer, r records) (*CallService, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &CallService{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "server"),
+		dialer:   d,
+		records:  r,
+		events:   newEventLogs(cfg.EventRetention, cfg.Now),
+		gateways: make(map[string]sipengine.Gateway, len(cfg.Gateways)),
+		live:     make(map[string]*callObserver),
+	}
+	for _, g := range cfg.Gateways {
+		s.gateways[g.Name] = g
+	}
+	return s, nil
+}
+
+// Drain makes PlaceCall refuse new calls with UNAVAILABLE; live calls go on until the engine
+// ends them.
+func (s *CallService) Drain() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// PlaceCall implements telephony.v1.CallService.
+func (s *CallService) PlaceCall(ctx context.Context, r *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
+	call, err := s.place(ctx, r)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &telephonyv1.PlaceCallResponse{Call: callToProto(call)}, nil
+}
+
+func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest) (*telephony.Call, error) {
+	p, err := s.validatePlace(r)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		return nil, errShuttingDown
+	}
+
+	rec := &telephony.Call{
+		ID:        uuid.NewString(),
+		RequestID: r.GetRequestId(),
+		Gateway:   p.gateway.Name,
+		From:      p.from,
+		To:        p.to,
+		Labels:    r.GetLabels(),
+		SIPCallID: uuid.NewString(),
+		State:     telephony.StateDialing,
+		CreatedAt: s.cfg.Now(),
+	}
+	if rec.From == "" {
+		rec.From = p.gateway.FromUser
+	}
+	existing, created, err := s.records.Create(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		return existing, nil // the same request_id: the same call, no second INVITE
+	}
+
+	o := &callObserver{s: s, rec: rec, events: s.events.open(rec.ID)}
+	s.mu.Lock()
+	s.live[rec.ID] = o
+	s.mu.Unlock()
+	call, err := s.dialer.Dial(ctx, sipengine.DialRequest{
+		Gateway:     p.gateway,
+		To:          p.to,
+		From:        p.from,
+		Headers:     r.GetHeaders(),
+		SDPOffer:    r.GetSdpOffer(),
+		RingTimeout: p.ringTimeout,
+		MaxDuration: p.maxDuration,
+		Observer:    o,
+		SIPCallID:   rec.SIPCallID,
+	})
+	if err != nil {
+		// Nothing was sent, but the call was accepted: it still ends with a record.
+		s.endUnsent(o, err)
+		return nil, err
+	}
+	s.mu.Lock()
+	o.call = call
+	s.mu.Unlock()
+	return s.records.Get(ctx, rec.ID)
+}
+
+// endUnsent records the end of a call the engine refused before sending anything.
+func (s *CallService) endUnsent(o *callObserver, err error) {
+	cause := telephony.CauseShutdown
+	if !errors.Is(err, sipengine.ErrClosed) {
+		cause = telephony.CauseTransportError
+	}
+	o.Observe(sipengine.Event{Kind: sipengine.EventEnded, At: s.cfg.Now(), End: sipengine.End{
+		Termination: telephony.Termination{Party: cause.Party(), Cause: cause},
+		Err:         err,
+	}})
+}
+
+// forget drops a call from the live set once it ended.
+func (s *CallService) forget(id string) {
+	s.mu.Lock()
+	delete(s.live, id)
+	s.mu.Unlock()
+}
+
+// HangUp implements telephony.v1.CallService.
+func (s *CallService) HangUp(ctx context.Context, r *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
+	if err := checkCallID(r.GetCallId()); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	s.mu.Lock()
+	var call *sipengine.Call
+	if o := s.live[r.GetCallId()]; o != nil {
+		call = o.call
+	}
+	s.mu.Unlock()
+	if call != nil {
+		call.Hangup()
+		wait := time.NewTimer(s.cfg.HangUpWait)
+		defer wait.Stop()
+		select {
+		case <-call.Done():
+		case <-wait.C:
+		case <-ctx.Done():
+			return nil, toStatus(ctx, s.log, ctx.Err())
+		}
+	}
+	rec, err := s.records.Get(ctx, r.GetCallId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &telephonyv1.HangUpResponse{Call: callToProto(rec)}, nil
+}
+
+// GetCall implements telephony.v1.CallService.
+func (s *CallService) GetCall(ctx context.Context, r *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+	if err := checkCallID(r.GetCallId()); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	rec, err := s.records.Get(ctx, r.GetCallId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &telephonyv1.GetCallResponse{Call: callToProto(rec)}, nil
+}
+
+// ListCalls implements telephony.v1.CallService.
+func (s *CallService) ListCalls(ctx context.Context, r *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
+	f, err := listFilter(r)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	calls, next, err := s.records.List(ctx, f)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &telephonyv1.ListCallsResponse{NextPageToken: encodeCursor(next)}
+	for _, c := range calls {
+		resp.Calls = append(resp.Calls, callToProto(c))
+	}
+	return resp, nil
+}
+
+func listFilter(r *telephonyv1.ListCallsRequest) (tracker.Filter, error) {
+	f := tracker.Filter{Gateway: r.GetGateway(), Labels: r.GetLabels(), Limit: int(r.GetPageSize())}
+	if f.Limit < 0 || f.Limit > 1000 {
+		return f, invalid("page_size", "must be between 0 and 1000")
+	}
+	if st := r.GetState(); st != 0 {
+		if _, ok := telephonyv1.CallState_name[int32(st)]; !ok {
+			return f, invalid("state", "unknown state %d", st)
+		}
+		f.State = telephony.State(st)
+	}
+	if err := checkLabels("labels", f.Labels); err != nil {
+		return f, err
+	}
+	if t := r.GetCreatedAfter(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return f, invalid("created_after", "%v", err)
+		}
+		f.CreatedAfter = t.AsTime()
+	}
+	var err error
+	if f.After, err = decodeCursor(r.GetPageToken()); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// Page tokens are opaque to clients: base64 of "<created unix nanos>:<call id>".
+func encodeCursor(c tracker.Cursor) string {
+	if c.IsZero() {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s", c.CreatedAt.UnixNano(), c.ID))
+}
+
+func decodeCursor(tok string) (tracker.Cursor, error) {
+	if tok == "" {
+		return tracker.Cursor{}, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return tracker.Cursor{}, invalid("page_token", "not a token from this service")
+	}
+	nanos, id, ok := strings.Cut(string(raw), ":")
+	n, err := strconv.ParseInt(nanos, 10, 64)
+	if !ok || err != nil || id == "" {
+		return tracker.Cursor{}, invalid("page_token", "not a token from this service")
+	}
+	return tracker.Cursor{CreatedAt: time.Unix(0, n), ID: id}, nil
+}
+
+// WatchCall implements telephony.v1.CallService.
+func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.ServerStreamingServer[telephonyv1.CallEvent]) error {
+	ctx := stream.Context()
+	if err := checkCallID(r.GetCallId()); err != nil {
+		return toStatus(ctx, s.log, err)
+	}
+	l, ok := s.events.get(r.GetCallId())
+	if !ok {
+		if _, err := s.records.Get(ctx, r.GetCallId()); err != nil {
+			return toStatus(ctx, s.log, err)
+		}
+		return toStatus(ctx, s.log, fmt.Errorf("events of call %s: %w (history expired)", r.GetCallId(), tracker.ErrNotFound))
+	}
+	sub, err := l.subscribe(r.GetAfterSequence())
+	if err != nil {
+		return toStatus(ctx, s.log, err)
+	}
+	defer sub.close()
+	last := r.GetAfterSequence()
+	for {
+		ev, err := sub.next(ctx)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, errSlowWatcher):
+			return toStatus(ctx, s.log, &watcherBehind{lastSent: last})
+		case err != nil:
+			return toStatus(ctx, s.log, err)
+		}
+		if err := stream.Send(ev); err != nil {
+			return err
+		}
+		last = ev.GetSequence()
+	}
+}

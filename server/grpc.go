@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+)
+
+// NewGRPCServer returns a gRPC server with the call service, gRPC health (the service name
+// "telephony.v1.CallService" and the empty name both SERVING) and server reflection, behind
+// logging and panic recovery. The caller serves it and flips health on shutdown.
+func NewGRPCServer(log *slog.Logger, calls *CallService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
+	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})
+	opts = append(opts,
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...),
+			recovery.UnaryServerInterceptor(rec),
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(interceptorLogger(log), logOpts...),
+			recovery.StreamServerInterceptor(rec),
+		),
+	)
+	srv := grpc.NewServer(opts...)
+	telephonyv1.RegisterCallServiceServer(srv, calls)
+	hs := health.NewServer()
+	hs.SetServingStatus(telephonyv1.CallService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	return srv, hs
+}
+
+// interceptorLogger adapts slog to the middleware's logger.
+func interceptorLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+
+	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/sipengine"
+)
+
+// callObserver turns one call's engine events into its record and its event log. The engine
+// calls Observe from one goroutine per call, so rec needs no lock; every change is written
+// to the tracker before the event is published, so a watcher that sees an event and then
+// reads the call sees the record at least as new.
+type callObserver struct {
+	s      *CallService
+	rec    *telephony.Call
+	events *eventLog
+	call   *sipengine.Call // set once Dial returned; guarded by s.mu
+}
+
+// Observe implements sipengine.Observer.
+func (o *callObserver) Observe(ev sipengine.Event) {
+	o.apply(ev)
+	if err := o.s.records.Update(context.Background(), o.rec); err != nil {
+		o.s.log.Error("call record not written", "call_id", o.rec.ID, "err", err)
+	}
+	o.events.append(eventToProto(ev, o.rec))
+	if ev.Kind == sipengine.EventEnded {
+		o.s.forget(o.rec.ID)
+	}
+}
+
+func (o *callObserver) apply(ev sipengine.Event) {
+	r := o.rec
+	switch ev.Kind {
+	case sipengine.EventRequest:
+		if ev.Method == "INVITE" && r.InviteSentAt.IsZero() {
+			r.InviteSentAt = ev.At
+		}
+	case sipengine.EventResponse:
+		if ev.Method != "INVITE" {
+			return // the 200 to our BYE or CANCEL says nothing about the call
+		}
+		code := ev.Status.Code
+		if code == 401 || code == 407 {
+			return // a challenge is answered and retried; the engine reports it if it was final
+		}
+		r.LastResponse = ev.Status
+		if code >= 180 && code < 200 && r.ProgressAt.IsZero() {
+			r.ProgressAt = ev.At
+		}
+		if code >= 200 && code < 300 && r.AnsweredAt.IsZero() {
+			r.AnsweredAt = ev.At
+		}
+		if ev.SDP != "" {
+			r.SDPAnswer = ev.SDP
+		}
+	case sipengine.EventState:
+		r.State = ev.To
+	case sipengine.EventEnded:
+		r.State = telephony.StateEnded
+		r.Termination = ev.End.Termination
+		r.LastResponse = ev.End.LastResponse
+		r.EndedAt = ev.At
+		o.s.log.Info("call ended", "call_id", r.ID, "gateway", r.Gateway,
+			"party", r.Termination.Party.String(), "cause", r.Termination.Cause.String(),
+			"sip_status", r.LastResponse.Code, "err", ev.End.Err)
+	}
+}
