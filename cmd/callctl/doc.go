@@ -1,0 +1,11 @@
+// Command callctl is the command line of the telephony control plane, for people and
+// scripts: it places, watches, hangs up, shows and lists calls through package client. It
+// holds no state and does no call logic of its own; it parses flags and formats replies.
+//
+// Usage:
+//
+//	callctl [global flags] COMMAND [flags] [args]
+//
+// Run "callctl help" for the commands and flags. Exit status: 0 success, 1 error (printed as
+// "callctl: <code>: <message>"), 2 usage error, 130 interrupted.
+package main

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// command is one callctl subcommand.
+type command struct {
+	name     string
+	synopsis string // what follows "callctl [global flags] NAME" in its usage line
+	summary  string // one line for the command list
+	about    string // a paragraph for the command's own usage; "" = summary
+	flags    func() *flag.FlagSet
+	run      func(ctx context.Context, a *app, args []string) error
+}
+
+// commands lists the subcommands in the order the usage text shows them.
+func commands() []command {
+	return []command{
+		{
+			name:     "place",
+			synopsis: "--gateway G --to NUMBER [flags]",
+			summary:  "place an outbound call and print it (--watch: follow it until it ends)",
+			about: "Places an outbound call through gateway G and prints it. With --watch, streams its\n" +
+				"events until it ends; an interrupt (Ctrl-C) then hangs the call up and keeps watching\n" +
+				"until it has ended (at most twice --timeout); a second interrupt stops at once.",
+			flags: func() *flag.FlagSet { fs, _ := placeFlagSet(); return fs },
+			run:   runPlace,
+		},
+		{
+			name:     "watch",
+			synopsis: "CALL_ID [--after N]",
+			summary:  "stream a call's events until it ends",
+			about: "Streams the events of a call, after event N if --after is given, until the call\n" +
+				"ends; resumes by itself if the stream breaks.",
+			flags: func() *flag.FlagSet { fs, _ := watchFlagSet(); return fs },
+			run:   runWatch,
+		},
+		{
+			name:     "hangup",
+			synopsis: "CALL_ID",
+			summary:  "end a call (CANCEL before the answer, BYE after) and print it",
+			flags:    func() *flag.FlagSet { return newFlagSet("hangup") },
+			run:      runHangUp,
+		},
+		{
+			name:     "get",
+			synopsis: "CALL_ID",
+			summary:  "print one call",
+			flags:    func() *flag.FlagSet { return newFlagSet("get") },
+			run:      runGet,
+		},
+		{
+			name:     "list",
+			synopsis: "[flags]",
+			summary:  "list calls, newest first",
+			flags:    func() *flag.FlagSet { fs, _ := listFlagSet(); return fs },
+			run:      runList,
+		},
+	}
+}
+
+func findCommand(name string) *command {
+	for _, c := range commands() {
+		if c.name == name {
+			return &c
+		}
+	}
+	return nil
+}
+
+// usageError is a mistake on the command line: run prints it with the usage of command
+// ("" = the general usage) and exits 2.
+type usageError struct {
+	command string
+	msg     string
+}
+
+func (e usageError) Error() string { return e.msg }
+
+// helpError asks for the usage of one command (-h after it, or "help COMMAND"); it matches
+// flag.ErrHelp.
+type helpError struct{ command string }
+
+func (e helpError) Error() string        { return "help requested for " + e.command }
+func (e helpError) Is(target error) bool { return target == flag.ErrHelp }
+
+// helpTopic returns the command whose usage err asks for, or "" for the general usage.
+func helpTopic(err error) string {
+	if h, ok := errors.AsType[helpError](err); ok {
+		return h.command
+	}
+	return ""
+}
+
+// printUsage writes the general usage, or that of one command.
+func (a *app) printUsage(w io.Writer, name string) {
+	if cmd := findCommand(name); cmd != nil {
+		fmt.Fprintf(w, "usage: callctl [global flags] %s %s\n\n", cmd.name, cmd.synopsis)
+		about := cmd.about
+		if about == "" {
+			about = strings.ToUpper(cmd.summary[:1]) + cmd.summary[1:] + "."
+		}
+		fmt.Fprintf(w, "%s\n", about)
+		if fs := cmd.flags(); hasFlags(fs) {
+			fmt.Fprintf(w, "\nFlags:\n")
+			printFlags(w, fs)
+		}
+		fmt.Fprintf(w, "\nRun 'callctl help' for the global flags.\n")
+		return
+	}
+	fmt.Fprintf(w, "usage: callctl [global flags] COMMAND [flags] [args]\n\nCommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.synopsis, c.summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\nGlobal flags:\n")
+	var g globalFlags
+	printFlags(w, globalFlagSet(&g))
+	fmt.Fprintf(w, "\nRun 'callctl help COMMAND' for a command's flags.\n"+
+		"Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.\n")
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// printFlags lists flags GNU-style ("--name VALUE  usage (default x)") in a column.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if arg == "value" { // a flag.Value without a `NAME` in its usage: a NAME=VALUE list
+			arg = "NAME=VALUE"
+		}
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); isBool {
+			arg = ""
+		}
+		name := "--" + f.Name
+		if arg != "" {
+			name += " " + arg
+		}
+		switch f.DefValue {
+		case "", "0", "0s", "false":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, usage)
+	})
+	_ = tw.Flush()
+}
