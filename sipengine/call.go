@@ -85,6 +85,7 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			case res.IsProvisional():
 				c.provisional(res)
 			case res.IsSuccess():
+				c.awaitCancelAnswer(cancelRes)
 				return tx, res
 			case !authTried && !c.ending() && c.challenged(res):
 				authTried = true
@@ -98,6 +99,7 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 				c.emit(Event{Kind: EventRequest, Method: "INVITE"})
 			default:
 				c.rejected(res)
+				c.awaitCancelAnswer(cancelRes)
 				return nil, nil
 			}
 		case <-tx.Done():
@@ -138,6 +140,9 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			}
 		case res := <-cancelRes:
 			c.reportResponse(res)
+			if !res.IsProvisional() {
+				cancelRes = nil
+			}
 		case <-cancelDone:
 			cancelRes, cancelDone = nil, nil
 		case <-grace:
@@ -145,6 +150,31 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			// still come, strayResponse acknowledges and ends it.
 			tx.Terminate()
 			return nil, nil
+		}
+	}
+}
+
+// cancelAnswerWait bounds the wait for the 200 to our CANCEL once the INVITE has its final
+// response. sipgo hands each message to its own goroutine, so that 200 may reach us after
+// the 487 even when the gateway sent it first; waiting a moment keeps it in the call's
+// history instead of dropping it with the transaction.
+const cancelAnswerWait = 200 * time.Millisecond
+
+func (c *Call) awaitCancelAnswer(cancelRes <-chan *sip.Response) {
+	if cancelRes == nil {
+		return
+	}
+	t := time.NewTimer(cancelAnswerWait)
+	defer t.Stop()
+	for {
+		select {
+		case res := <-cancelRes:
+			c.reportResponse(res)
+			if !res.IsProvisional() {
+				return
+			}
+		case <-t.C:
+			return
 		}
 	}
 }

@@ -102,6 +102,11 @@ func (e *Engine) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	default:
 		return nil, ErrClosed
 	}
+	select {
+	case <-e.stopping:
+		return nil, ErrClosed
+	default:
+	}
 	if err := r.validate(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,182 @@
+// Command telephonyd is the telephony control plane: a gRPC service that places outbound
+// calls through SIP provider gateways. Without --config it runs the embedded demo: in-memory
+// stores and a simulated provider gateway named "demo".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/ccplane/telephony/server"
+	"github.com/ccplane/telephony/sipengine"
+	"github.com/ccplane/telephony/tracker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal a second one kills the process: restore default handling.
+		<-ctx.Done()
+		stop()
+	}()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "telephonyd:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the service and blocks until ctx ends, then shuts down gracefully: new calls are
+// refused, live calls are ended (KILL / SHUTDOWN) and recorded, and watch streams end after
+// their calls' last event.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("telephonyd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration `file`; none = the embedded demo")
+	tour := fs.Bool("tour", true, "demo only: place a few sample calls at start and print their events")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	var cfg fileConfig
+	var demo *demoGateway
+	if *configPath != "" {
+		c, err := loadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	} else {
+		d, err := newDemo()
+		if err != nil {
+			return err
+		}
+		demo, cfg = d, d.config()
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	svc, err := build(cfg, log)
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sipCtx, stopSIP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSIP()
+	wg.Go(func() {
+		if err := svc.engine.Run(sipCtx); err != nil {
+			log.Error("sip engine stopped", "err", err)
+		}
+	})
+	select {
+	case <-svc.engine.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	lis, err := net.Listen("tcp", cfg.GRPC.Listen)
+	if err != nil {
+		return fmt.Errorf("grpc listen: %w", err)
+	}
+	wg.Go(func() {
+		if err := svc.grpc.Serve(lis); err != nil {
+			log.Error("grpc server stopped", "err", err)
+		}
+	})
+	log.Info("telephonyd serving", "grpc", lis.Addr().String(), "sip", svc.engine.Addr(), "gateways", len(cfg.Gateways))
+
+	if demo != nil {
+		demoCtx, stopDemo := context.WithCancel(ctx)
+		defer stopDemo()
+		wg.Go(func() { demo.run(demoCtx, log) })
+		if *tour {
+			wg.Go(func() { runTour(demoCtx, lis.Addr().String(), stdout, log) })
+		} else {
+			printDemoHelp(stdout, lis.Addr().String())
+		}
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down: ending live calls")
+	svc.health.Shutdown()
+	svc.calls.Drain()
+	stopSIP() // the engine ends every live call and returns once they are recorded
+	graceful := time.AfterFunc(10*time.Second, svc.grpc.Stop)
+	defer graceful.Stop()
+	svc.grpc.GracefulStop()
+	return nil
+}
+
+// service is everything run wires together.
+type service struct {
+	engine *sipengine.Engine
+	calls  *server.CallService
+	grpc   *grpc.Server
+	health interface{ Shutdown() }
+}
+
+func build(cfg fileConfig, log *slog.Logger) (*service, error) {
+	var sdp string
+	if cfg.SIP.SDPFile != "" {
+		raw, err := os.ReadFile(cfg.SIP.SDPFile)
+		if err != nil {
+			return nil, fmt.Errorf("sip.sdp_file: %w", err)
+		}
+		sdp = string(raw)
+		if err := sipengine.CheckSDP(sdp); err != nil {
+			return nil, fmt.Errorf("sip.sdp_file: %w", err)
+		}
+	}
+	engine, err := sipengine.New(sipengine.Config{
+		Listen:       cfg.SIP.Listen,
+		ExternalHost: cfg.SIP.ExternalHost,
+		SetupTimeout: time.Duration(cfg.SIP.SetupTimeout),
+		EndGrace:     time.Duration(cfg.SIP.EndGrace),
+		DefaultSDP:   sdp,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gws := make([]sipengine.Gateway, 0, len(cfg.Gateways))
+	for _, g := range cfg.Gateways {
+		gws = append(gws, g.gateway())
+	}
+	calls, err := server.NewCallService(server.Config{
+		Gateways:       gws,
+		RingTimeout:    time.Duration(cfg.Calls.RingTimeout),
+		MaxDuration:    time.Duration(cfg.Calls.MaxDuration),
+		EventRetention: time.Duration(cfg.Calls.EventRetention),
+		Logger:         log,
+	}, engine, tracker.NewMemory())
+	if err != nil {
+		return nil, errors.Join(err, engine.Close())
+	}
+	srv, hs := server.NewGRPCServer(log, calls)
+	return &service{engine: engine, calls: calls, grpc: srv, health: hs}, nil
+}
+
+func newLogger(cfg fileConfig, w io.Writer) (*slog.Logger, error) {
+	lvl, err := parseLevel(cfg.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

@@ -1,0 +1,147 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+	"github.com/ccplane/telephony/server"
+	"github.com/ccplane/telephony/sipengine"
+	"github.com/ccplane/telephony/tracker"
+)
+
+// stack is the service as telephonyd wires it (engine, call service, in-memory records,
+// gRPC with its interceptors) with a gRPC client over an in-memory connection.
+type stack struct {
+	client telephonyv1.CallServiceClient
+	engine *sipengine.Engine
+}
+
+type stackConfig struct {
+	gateways     []sipengine.Gateway
+	setupTimeout time.Duration
+}
+
+func startStack(t *testing.T, sc stackConfig) *stack {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	setup := sc.setupTimeout
+	if setup == 0 {
+		setup = 2 * time.Second
+	}
+	engine, err := sipengine.New(sipengine.Config{Listen: "127.0.0.1:0", SetupTimeout: setup, EndGrace: time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		if err := engine.Run(ctx); err != nil {
+			t.Errorf("engine.Run: %v", err)
+		}
+	}()
+	<-engine.Ready()
+
+	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Logger: log}, engine, tracker.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := server.NewGRPCServer(log, calls)
+	lis := bufconn.Listen(1 << 20)
+	go func() { _ = srv.Serve(lis) }()
+	cc, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cc.Close()
+		calls.Drain()
+		cancel()
+		<-engineDone
+		srv.Stop()
+	})
+	return &stack{client: telephonyv1.NewCallServiceClient(cc), engine: engine}
+}
+
+// render writes an event as one short line, so that whole histories compare as strings:
+// "> INVITE" sent, "< BYE" received, "< 180 INVITE" response, "state ringing",
+// "ended kill ring_timeout 180".
+func render(ev *telephonyv1.CallEvent) string {
+	switch k := ev.GetKind().(type) {
+	case *telephonyv1.CallEvent_Request:
+		dir := ">"
+		if k.Request.GetDirection() == telephonyv1.MessageDirection_MESSAGE_DIRECTION_RECEIVED {
+			dir = "<"
+		}
+		return dir + " " + k.Request.GetMethod()
+	case *telephonyv1.CallEvent_Response:
+		return fmt.Sprintf("< %d %s", k.Response.GetStatus().GetCode(), k.Response.GetCseqMethod())
+	case *telephonyv1.CallEvent_StateChanged:
+		return "state " + stateName(k.StateChanged.GetTo())
+	case *telephonyv1.CallEvent_Ended:
+		term := k.Ended.GetTermination()
+		return fmt.Sprintf("ended %s %s %d",
+			strings.ToLower(strings.TrimPrefix(term.GetParty().String(), "TERMINATION_PARTY_")),
+			strings.ToLower(strings.TrimPrefix(term.GetCause().String(), "TERMINATION_CAUSE_")),
+			k.Ended.GetCall().GetLastResponse().GetCode())
+	}
+	return "unknown event"
+}
+
+func stateName(s telephonyv1.CallState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "CALL_STATE_"))
+}
+
+// watch streams a call's events from after, calling on for each one, until the stream ends.
+// It returns the events and the stream's final error (nil for a clean end after `ended`).
+func watch(t *testing.T, c telephonyv1.CallServiceClient, callID string, after uint64, on func(*telephonyv1.CallEvent)) ([]*telephonyv1.CallEvent, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stream, err := c.WatchCall(ctx, &telephonyv1.WatchCallRequest{CallId: callID, AfterSequence: after})
+	if err != nil {
+		return nil, err
+	}
+	var got []*telephonyv1.CallEvent
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return got, nil
+			}
+			return got, err
+		}
+		got = append(got, ev)
+		if on != nil {
+			on(ev)
+		}
+	}
+}
+
+// renderAll renders a history. The 200 that answers our CANCEL and the 487 that ends the
+// INVITE travel on two transactions, and sipgo hands each message to its own goroutine, so
+// their relative order is not defined; they are put in the order the gateway sends them.
+func renderAll(evs []*telephonyv1.CallEvent) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = render(ev)
+		if i > 0 && out[i] == "< 200 CANCEL" && strings.HasSuffix(out[i-1], " INVITE") && strings.HasPrefix(out[i-1], "< ") {
+			out[i-1], out[i] = out[i], out[i-1]
+		}
+	}
+	return out
+}
