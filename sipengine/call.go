@@ -43,19 +43,11 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			cancelTx.Terminate()
 		}
 	}()
-	responded, authTried := false, false
+	responded, authTried, cancelPending := false, false, false
 
-	// giveUp stops waiting for an answer. RFC 3261 §9.1 forbids a CANCEL before any
-	// provisional response, so without one the transaction is just dropped; with one, the
-	// CANCEL goes out and the final response (487, or a 200 that crossed it) is awaited for
-	// EndGrace at most. It reports whether the call can end now.
-	giveUp := func() bool {
-		hangup, stopping, remoteBye = nil, nil, nil
-		ring.Stop()
-		if !responded {
-			tx.Terminate()
-			return true
-		}
+	// sendCancel sends the CANCEL and gives the provider EndGrace to confirm it. When it
+	// cannot be sent, the INVITE transaction is dropped and it reports false: the call ends.
+	sendCancel := func() bool {
 		// The deadline only bounds a TCP/TLS reconnect; the transaction does not keep it.
 		ctx, cancel := context.WithTimeout(context.Background(), c.e.cfg.EndGrace)
 		defer cancel()
@@ -65,12 +57,27 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			cancelTx = nil // sipgo returns a typed nil
 			c.e.log.Warn("cancel failed", "sip_call_id", c.SIPCallID, "err", err)
 			tx.Terminate()
-			return true
+			return false
 		}
 		c.emit(Event{Kind: EventRequest, Method: "CANCEL"})
 		cancelRes, cancelDone = cancelTx.Responses(), cancelTx.Done()
 		grace = time.After(c.e.cfg.EndGrace)
-		return false
+		return true
+	}
+	// giveUp stops waiting for an answer. RFC 3261 §9.1 forbids a CANCEL before a
+	// provisional response, so without one the CANCEL waits for it (EndGrace at most; then
+	// the transaction is dropped). The call ends when the INVITE gets its final response
+	// (487, or a 200 that crossed the CANCEL) or when the grace runs out. It reports whether
+	// the call must end now.
+	giveUp := func() bool {
+		hangup, stopping, remoteBye = nil, nil, nil
+		ring.Stop()
+		if !responded {
+			cancelPending = true
+			grace = time.After(c.e.cfg.EndGrace)
+			return false
+		}
+		return !sendCancel()
 	}
 
 	for {
@@ -84,6 +91,12 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			switch {
 			case res.IsProvisional():
 				c.provisional(res)
+				if cancelPending {
+					cancelPending = false
+					if !sendCancel() {
+						return nil, nil
+					}
+				}
 			case res.IsSuccess():
 				c.awaitCancelAnswer(cancelRes)
 				return tx, res
@@ -112,12 +125,13 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 			}
 			return nil, nil
 		case <-setup.C:
-			if !responded && !c.ending() {
+			// Not a word from the provider: nothing to CANCEL (RFC 3261 §9.1), so the INVITE
+			// transaction is dropped. A 2xx that still comes is ended by strayResponse.
+			if !c.ending() {
 				c.out.kill = telephony.CauseSetupTimeout
-				if giveUp() {
-					return nil, nil
-				}
 			}
+			tx.Terminate()
+			return nil, nil
 		case <-ring.C:
 			c.out.kill = telephony.CauseRingTimeout
 			if giveUp() {
@@ -146,8 +160,9 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 		case <-cancelDone:
 			cancelRes, cancelDone = nil, nil
 		case <-grace:
-			// The provider never confirmed our CANCEL; the call is over for us. Should its 200
-			// still come, strayResponse acknowledges and ends it.
+			// The provider never confirmed our CANCEL (or never sent the provisional it must
+			// follow); the call is over for us. Should a 200 still come, strayResponse
+			// acknowledges and ends it.
 			tx.Terminate()
 			return nil, nil
 		}

@@ -248,3 +248,42 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 	return host, port
 }
 
+// TestHangUpBeforeAnyResponse checks RFC 3261 §9.1: a hang-up before the provider said
+// anything sends no CANCEL until a provisional response arrives, then sends it; a provider
+// that never answers leaves nothing to CANCEL and the call ends after EndGrace.
+func TestHangUpBeforeAnyResponse(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Listen: "127.0.0.1:0", TryingDelay: 150 * time.Millisecond, RingDelay: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sim.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e, _ := startEngine(t)
+
+	tests := []struct {
+		name, to, want string
+	}{
+		{name: "cancel waits for the 100", to: "15550100180",
+			want: "> INVITE, < 100 INVITE, state trying, > CANCEL, < 200 CANCEL, < 487 INVITE, state ended, ended kill hangup_requested 100"},
+		{name: "silent provider", to: "15550100000",
+			want: "> INVITE, state ended, ended kill hangup_requested 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			c := dial(t, e, sipengine.Gateway{Name: "sim", Address: sim.Addr()}, tc.to, rec)
+			c.Hangup()
+			select {
+			case <-c.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("call did not end; history %s", rec.history())
+			}
+			got := strings.Replace(rec.history(), "< 487 INVITE, < 200 CANCEL", "< 200 CANCEL, < 487 INVITE", 1)
+			if got != tc.want {
+				t.Errorf("history\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

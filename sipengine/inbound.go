@@ -97,7 +97,7 @@ func (e *Engine) respond(tx sip.ServerTransaction, res *sip.Response) {
 // acknowledged and ended with a BYE. Anything else is a retransmission and is dropped.
 func (e *Engine) strayResponse(res *sip.Response) {
 	cseq := res.CSeq()
-	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() || res.CallID() == nil || res.From() == nil {
+	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() || res.CallID() == nil || res.From() == nil || res.To() == nil {
 		e.log.Debug("stray response dropped", "status", res.StatusCode)
 		return
 	}

@@ -18,6 +18,11 @@ type dialog struct {
 
 func newDialog(inv *sip.Request, res *sip.Response) dialog {
 	d := dialog{remoteTarget: *inv.Recipient.Clone(), to: res.To()}
+	if d.to == nil {
+		// A 2xx without To breaks RFC 3261 §8.2.6.2; end the call with the INVITE's To
+		// rather than crash on it.
+		d.to = inv.To()
+	}
 	if ct := res.Contact(); ct != nil {
 		d.remoteTarget = *ct.Address.Clone()
 	}
@@ -83,9 +88,13 @@ func strayDialog(res *sip.Response) (dialog, *sip.Request) {
 	if to := res.To(); to != nil {
 		inv.Recipient = *to.Address.Clone()
 	}
+	// The caller checked that From, Call-ID and CSeq are there.
 	inv.AppendHeader(sip.HeaderClone(res.From()))
 	inv.AppendHeader(sip.HeaderClone(res.CallID()))
 	inv.AppendHeader(sip.HeaderClone(res.CSeq()))
+	if to := res.To(); to != nil {
+		inv.AppendHeader(sip.HeaderClone(to))
+	}
 	inv.SetTransport(res.Transport())
 	return newDialog(inv, res), inv
 }

@@ -56,7 +56,7 @@ func printDemoHelp(w io.Writer, grpcAddr string) {
 
 // tourCalls are the sample calls the demo places at start: one per way a call commonly ends.
 var tourCalls = []struct {
-	to, what string
+	to, what    string
 	hangUpAfter time.Duration // 0 = let the call end by itself
 }{
 	{to: "15550100200", what: "answered, then the callee hangs up (finish)"},
