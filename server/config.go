@@ -17,7 +17,8 @@ type Config struct {
 	// MaxDuration is the default for PlaceCallRequest.max_duration; default 1 h.
 	MaxDuration time.Duration
 	// HangUpWait bounds how long HangUp waits for the call to end before it returns the call
-	// as it stands; default 3 s (the engine's EndGrace is 2 s).
+	// as it stands; default 5 s: two of the engine's EndGrace (2 s) periods, for a CANCEL
+	// that must wait for a provisional response and then for its 487, and a margin.
 	HangUpWait time.Duration
 	// EventRetention is how long a call's event history stays watchable after it ended;
 	// default 10 min.
@@ -54,7 +55,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("default ring timeout or max duration above %v / %v", maxRingTimeout, maxMaxDuration)
 	}
 	if c.HangUpWait <= 0 {
-		c.HangUpWait = 3 * time.Second
+		c.HangUpWait = 5 * time.Second
 	}
 	if c.EventRetention <= 0 {
 		c.EventRetention = 10 * time.Minute
