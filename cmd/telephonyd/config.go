@@ -50,15 +50,19 @@ type gatewayConfig struct {
 	FromHost  string `yaml:"from_host"`
 }
 
-// secret keeps passwords out of logs: it prints as a placeholder.
+// secret keeps passwords out of logs and error messages: it prints as a placeholder however
+// it is formatted; string(s) is the only way to the value.
 type secret string
 
-func (s secret) LogValue() slog.Value {
+func (s secret) String() string {
 	if s == "" {
-		return slog.StringValue("")
+		return ""
 	}
-	return slog.StringValue("[redacted]")
+	return "[redacted]"
 }
+
+// LogValue implements slog.LogValuer.
+func (s secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 func (g gatewayConfig) gateway() sipengine.Gateway {
 	return sipengine.Gateway{

@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration `file`; none = the embedded demo")
 	tour := fs.Bool("tour", true, "demo only: place a few sample calls at start and print their events")
+	listen := fs.String("listen", "", "gRPC listen `address`, overriding grpc.listen")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,10 +65,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		demo, cfg = d, d.config()
 	}
+	if *listen != "" {
+		cfg.GRPC.Listen = *listen
+	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
 	}
+	log.Info("configuration", "grpc", cfg.GRPC.Listen, "sip", cfg.SIP.Listen, "gateways", fmt.Sprintf("%+v", cfg.Gateways))
 	svc, err := build(cfg, log)
 	if err != nil {
 		return err

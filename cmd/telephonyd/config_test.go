@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "telephonyd.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	c, err := loadConfig(writeConfig(t, `
+sip:
+  listen: 10.0.0.5:5060
+  setup_timeout: 3s
+calls:
+  ring_timeout: 45s
+gateways:
+  - name: carrier-a
+    address: 192.0.2.10:5060
+    transport: tcp
+    username: trunk1
+    password: s3cret
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GRPC.Listen != "127.0.0.1:50051" || c.SIP.Listen != "10.0.0.5:5060" {
+		t.Errorf("listen addresses %q %q, want the default gRPC one and the configured SIP one", c.GRPC.Listen, c.SIP.Listen)
+	}
+	if time.Duration(c.SIP.SetupTimeout) != 3*time.Second || time.Duration(c.Calls.RingTimeout) != 45*time.Second {
+		t.Errorf("durations %v %v, want 3s and 45s", c.SIP.SetupTimeout, c.Calls.RingTimeout)
+	}
+	if g := c.Gateways[0].gateway(); g.Password != "s3cret" || g.Transport != "tcp" {
+		t.Errorf("gateway %+v, want its password and transport", g)
+	}
+}
+
+// TestLoadConfigReportsEveryProblem checks that one start shows all mistakes, with where.
+func TestLoadConfigReportsEveryProblem(t *testing.T) {
+	_, err := loadConfig(writeConfig(t, `
+log:
+  level: loud
+gateways:
+  - name: a
+    address: nowhere
+    transport: sctp
+`))
+	if err == nil {
+		t.Fatal("loadConfig accepted a broken file")
+	}
+	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	_, err = loadConfig(writeConfig(t, "gateways: []\nsip:\n  listn: x\n"))
+	if err == nil || !strings.Contains(err.Error(), "listn") {
+		t.Errorf("unknown key: error %v, want it named", err)
+	}
+	_, err = loadConfig(writeConfig(t, "calls:\n  ring_timeout: soon\n"))
+	if err == nil || !strings.Contains(err.Error(), "soon") {
+		t.Errorf("bad duration: error %v, want it named", err)
+	}
+}
+
+func TestPasswordsNeverLogged(t *testing.T) {
+	var buf bytes.Buffer
+	g := gatewayConfig{Name: "a", Password: "s3cret"}
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("gateway", "password", g.Password, "gateway", g)
+	if strings.Contains(buf.String(), "s3cret") {
+		t.Errorf("log line %q shows the password", buf.String())
+	}
+}
