@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,10 @@ type Config struct {
 
 	// Username and Password are the credentials the "407" script accepts. Default "demo"/"demo".
 	Username, Password string
+
+	// TLS, when set, adds a SIP-over-TLS listener on another free port of the Listen IP
+	// (see TLSAddr), for callers that reach providers over TLS. Default: none.
+	TLS *tls.Config
 }
 
 const (

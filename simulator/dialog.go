@@ -197,9 +197,14 @@ func (g *Gateway) bye(ctx context.Context, d *dialog) (*sip.Response, error) {
 	}
 }
 
-// contact is our Contact for responses and requests on the given transport.
+// contact is our Contact for responses and requests on the given transport: the listener of
+// that transport, since the caller sends its ACK and BYE there.
 func (g *Gateway) contact(transport string) *sip.ContactHeader {
-	u := sip.Uri{Scheme: "sip", User: "gateway", Host: g.host, Port: g.port}
+	port := g.port
+	if strings.EqualFold(transport, "tls") && g.tls != nil {
+		port = g.tls.Addr().(*net.TCPAddr).Port
+	}
+	u := sip.Uri{Scheme: "sip", User: "gateway", Host: g.host, Port: port}
 	if !strings.EqualFold(transport, "udp") {
 		u.UriParams = sip.NewParams()
 		u.UriParams.Add("transport", strings.ToLower(transport))

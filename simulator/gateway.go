@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,7 @@ type Gateway struct {
 	cli  *sipgo.Client
 	udp  net.PacketConn
 	tcp  net.Listener // nil when TCP could not be bound
+	tls  net.Listener // nil unless Config.TLS is set
 	auth *authenticator
 
 	// life ends when Run's context does; every wait in a handler or a hang-up goroutine
@@ -71,6 +73,12 @@ func New(cfg Config) (*Gateway, error) {
 		cfg: cfg, log: log, host: ap.Addr().String(), port: int(ap.Port()),
 		udp: udp, tcp: tcp, auth: newAuthenticator(cfg.Username, cfg.Password),
 		dialogs: map[string]*dialog{},
+	}
+	if cfg.TLS != nil {
+		if g.tls, err = tls.Listen("tcp", net.JoinHostPort(g.host, "0"), cfg.TLS); err != nil {
+			g.closeSockets()
+			return nil, fmt.Errorf("simulator: listen tls: %w", err)
+		}
 	}
 	g.life, g.stop = context.WithCancel(context.Background())
 	if err := g.buildStack(); err != nil {
@@ -163,6 +171,14 @@ func (g *Gateway) Addr() string {
 	return g.udp.LocalAddr().String()
 }
 
+// TLSAddr returns the "IP:port" of the TLS listener, or "" when Config.TLS was not set.
+func (g *Gateway) TLSAddr() string {
+	if g.tls == nil {
+		return ""
+	}
+	return g.tls.Addr().String()
+}
+
 // Run serves until ctx is done, then stops the scripts, waits for every goroutine the
 // gateway started, closes the sipgo stack and the sockets, and returns nil. It returns an
 // error if a listener fails first (after the same cleanup) or if called a second time.
@@ -174,11 +190,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 		network string
 		err     error
 	}
-	exits := make(chan exit, 2) // one per listener, so a late exit never blocks
+	exits := make(chan exit, 3) // one per listener, so a late exit never blocks
 	var serving sync.WaitGroup
 	serving.Go(func() { exits <- exit{"udp", g.srv.ServeUDP(g.udp)} })
 	if g.tcp != nil {
 		serving.Go(func() { exits <- exit{"tcp", g.srv.ServeTCP(g.tcp)} })
+	}
+	if g.tls != nil {
+		serving.Go(func() { exits <- exit{"tls", g.srv.ServeTLS(g.tls)} })
 	}
 	g.log.Info("simulator serving", "addr", g.Addr())
 
@@ -213,6 +232,9 @@ func (g *Gateway) closeSockets() {
 	_ = g.udp.Close()
 	if g.tcp != nil {
 		_ = g.tcp.Close()
+	}
+	if g.tls != nil {
+		_ = g.tls.Close()
 	}
 }
 

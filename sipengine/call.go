@@ -203,7 +203,11 @@ func (c *Call) talk(tx sip.ClientTransaction, ok *sip.Response) {
 	st := status(ok)
 	c.out.answer = &st
 	d := newDialog(c.inv, ok)
-	c.sendAck(d)
+	if err := c.sendAck(d); err != nil && !c.ending() {
+		// The callee picked up but cannot hear from us: end the call rather than hold it
+		// open to nobody until max_duration.
+		c.out.kill, c.err = telephony.CauseTransportError, err
+	}
 	// A retransmitted 2xx means our ACK was lost: send it again.
 	tx.OnRetransmission(func(*sip.Response) { _ = c.cli.WriteRequest(d.ack(c.inv)) })
 	c.setState(telephony.StateAnswered)
@@ -280,13 +284,13 @@ func (c *Call) talk(tx sip.ClientTransaction, ok *sip.Response) {
 
 func (c *Call) ending() bool { return c.out.kill != 0 || c.out.remoteBye }
 
-func (c *Call) sendAck(d dialog) {
+func (c *Call) sendAck(d dialog) error {
 	if err := c.cli.WriteRequest(d.ack(c.inv)); err != nil {
-		// The provider will retransmit its 2xx, and the retransmission is ACKed again.
 		c.e.log.Warn("ack failed", "sip_call_id", c.SIPCallID, "err", err)
-		return
+		return err
 	}
 	c.emit(Event{Kind: EventRequest, Method: "ACK"})
+	return nil
 }
 
 func (c *Call) byeReceived(req *sip.Request) {
