@@ -11,18 +11,19 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/ccplane/telephony/client/clienttest"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
 func TestTokenArrivesInMetadata(t *testing.T) {
 	var got atomic.Value
-	cc := serve(t, &fakeService{
-		getCall: func(ctx context.Context, req *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+	cc := serve(t, &clienttest.Service{
+		GetCallFn: func(ctx context.Context, req *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
 			md, _ := metadata.FromIncomingContext(ctx)
 			got.Store(md.Get("authorization"))
 			return &telephonyv1.GetCallResponse{Call: &telephonyv1.Call{CallId: req.GetCallId()}}, nil
 		},
-		watchCall: func(req *telephonyv1.WatchCallRequest, s streamServer) error {
+		WatchCallFn: func(req *telephonyv1.WatchCallRequest, s streamServer) error {
 			md, _ := metadata.FromIncomingContext(s.Context())
 			if v := md.Get("authorization"); len(v) != 1 || v[0] != "Bearer s3cret" {
 				return status.Errorf(codes.Unauthenticated, "authorization %q", v)
@@ -49,8 +50,8 @@ func TestTokenArrivesInMetadata(t *testing.T) {
 
 func TestTokenNeverSentInPlaintextUnlessTrusted(t *testing.T) {
 	var calls atomic.Int32
-	cc := serve(t, &fakeService{
-		getCall: func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+	cc := serve(t, &clienttest.Service{
+		GetCallFn: func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
 			calls.Add(1)
 			return &telephonyv1.GetCallResponse{}, nil
 		},
@@ -191,17 +192,17 @@ func TestUnaryRetry(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &flaky{failures: tc.failures}
-			cc := serve(t, &fakeService{
-				placeCall: func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
+			cc := serve(t, &clienttest.Service{
+				PlaceCallFn: func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
 					return &telephonyv1.PlaceCallResponse{Call: &telephonyv1.Call{CallId: "c1"}}, f.next()
 				},
-				hangUp: func(context.Context, *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
+				HangUpFn: func(context.Context, *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
 					return &telephonyv1.HangUpResponse{}, f.next()
 				},
-				getCall: func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+				GetCallFn: func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
 					return &telephonyv1.GetCallResponse{}, f.next()
 				},
-				listCalls: func(context.Context, *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
+				ListCallsFn: func(context.Context, *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
 					return &telephonyv1.ListCallsResponse{}, f.next()
 				},
 			})
@@ -219,8 +220,8 @@ func TestUnaryRetry(t *testing.T) {
 
 func TestUnaryErrorsPassThrough(t *testing.T) {
 	var calls atomic.Int32
-	cc := serve(t, &fakeService{
-		getCall: func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+	cc := serve(t, &clienttest.Service{
+		GetCallFn: func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
 			calls.Add(1)
 			return nil, status.Error(codes.NotFound, "call c9 not found")
 		},
@@ -236,14 +237,14 @@ func TestUnaryErrorsPassThrough(t *testing.T) {
 }
 
 func TestUnaryDeadline(t *testing.T) {
-	cc := serve(t, &fakeService{
-		getCall: func(ctx context.Context, _ *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+	cc := serve(t, &clienttest.Service{
+		GetCallFn: func(ctx context.Context, _ *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
 			if _, ok := ctx.Deadline(); !ok {
 				return nil, status.Error(codes.FailedPrecondition, "no deadline")
 			}
 			return &telephonyv1.GetCallResponse{}, nil
 		},
-		hangUp: func(ctx context.Context, _ *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
+		HangUpFn: func(ctx context.Context, _ *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
 			<-ctx.Done()
 			return nil, status.FromContextError(ctx.Err()).Err()
 		},

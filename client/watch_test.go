@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ccplane/telephony/client/clienttest"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
@@ -138,7 +139,7 @@ func TestWatchResumes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cc := serve(t, &fakeService{watchCall: tc.h.watch})
+			cc := serve(t, &clienttest.Service{WatchCallFn: tc.h.watch})
 			c := New(cc, WithRetry(2, time.Millisecond))
 			fn, seqs := collect()
 			if err := c.Watch(t.Context(), "c1", tc.after, fn); err != nil {
@@ -156,7 +157,7 @@ func TestWatchResumes(t *testing.T) {
 
 func TestWatchReturnsNilAfterEnded(t *testing.T) {
 	serverDone := make(chan error, 1) // one stream; the test reads it once
-	cc := serve(t, &fakeService{watchCall: func(_ *telephonyv1.WatchCallRequest, s streamServer) error {
+	cc := serve(t, &clienttest.Service{WatchCallFn: func(_ *telephonyv1.WatchCallRequest, s streamServer) error {
 		if err := s.Send(event(1, false)); err != nil {
 			return err
 		}
@@ -264,7 +265,7 @@ func TestWatchErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
 			streams := 0
-			cc := serve(t, &fakeService{watchCall: func(req *telephonyv1.WatchCallRequest, s streamServer) error {
+			cc := serve(t, &clienttest.Service{WatchCallFn: func(req *telephonyv1.WatchCallRequest, s streamServer) error {
 				mu.Lock()
 				streams++
 				mu.Unlock()
@@ -294,7 +295,7 @@ func TestWatchErrors(t *testing.T) {
 }
 
 func TestWatchCancelled(t *testing.T) {
-	cc := serve(t, &fakeService{watchCall: func(_ *telephonyv1.WatchCallRequest, s streamServer) error {
+	cc := serve(t, &clienttest.Service{WatchCallFn: func(_ *telephonyv1.WatchCallRequest, s streamServer) error {
 		if err := s.Send(event(1, false)); err != nil {
 			return err
 		}

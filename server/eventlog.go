@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
 // watcherBuffer is how many live events a watcher may have pending (appended after it

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
 // BenchmarkEventLogAppend measures one append (allocating the event, as real callers do) while

@@ -11,10 +11,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
 // testStart is the fake clock's start and the base of the events' times.

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccplane/telephony"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ccplane/telephony"
 )
 
 // run drives the call from the INVITE to its end. It is the only goroutine that touches the

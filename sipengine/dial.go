@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ccplane/telephony"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+
+	"github.com/ccplane/telephony"
 )
 
 // DialRequest is one outbound call to place.

@@ -4,8 +4,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ccplane/telephony"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ccplane/telephony"
 )
 
 // dialog is what a 2xx to our INVITE establishes (RFC 3261 §12.1.2): where in-dialog requests

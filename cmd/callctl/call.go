@@ -33,15 +33,8 @@ func (a *app) runCallRPC(ctx context.Context, command string, args []string,
 	if err != nil {
 		return err
 	}
-	c, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var call *telephonyv1.Call
-	err = a.interruptible(ctx, func(ctx context.Context) (err error) {
-		call, err = rpc(c, ctx, id)
-		return err
+	call, err := request(ctx, a, func(ctx context.Context, c *client.Client) (*telephonyv1.Call, error) {
+		return rpc(c, ctx, id)
 	})
 	if err != nil {
 		return err

@@ -1,90 +1,19 @@
 package main
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ccplane/telephony/client/clienttest"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
-type streamServer = grpc.ServerStreamingServer[telephonyv1.CallEvent]
+type streamServer = clienttest.StreamServer
 
-// fakeService is a CallService whose behaviour each test sets through function fields; a nil
-// field answers Unimplemented.
-type fakeService struct {
-	telephonyv1.UnimplementedCallServiceServer
-	placeCall func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error)
-	watchCall func(*telephonyv1.WatchCallRequest, streamServer) error
-	hangUp    func(context.Context, *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error)
-	getCall   func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error)
-	listCalls func(context.Context, *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error)
-}
-
-var errUnset = status.Error(codes.Unimplemented, "fake: not set")
-
-func (f *fakeService) PlaceCall(ctx context.Context, req *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
-	if f.placeCall == nil {
-		return nil, errUnset
-	}
-	return f.placeCall(ctx, req)
-}
-
-func (f *fakeService) WatchCall(req *telephonyv1.WatchCallRequest, s streamServer) error {
-	if f.watchCall == nil {
-		return errUnset
-	}
-	return f.watchCall(req, s)
-}
-
-func (f *fakeService) HangUp(ctx context.Context, req *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
-	if f.hangUp == nil {
-		return nil, errUnset
-	}
-	return f.hangUp(ctx, req)
-}
-
-func (f *fakeService) GetCall(ctx context.Context, req *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
-	if f.getCall == nil {
-		return nil, errUnset
-	}
-	return f.getCall(ctx, req)
-}
-
-func (f *fakeService) ListCalls(ctx context.Context, req *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
-	if f.listCalls == nil {
-		return nil, errUnset
-	}
-	return f.listCalls(ctx, req)
-}
-
-// serve runs fake on a real grpc.Server on a free loopback port, stopped in t.Cleanup, and
-// returns its address.
-func serve(t *testing.T, fake *fakeService) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := grpc.NewServer()
-	telephonyv1.RegisterCallServiceServer(srv, fake)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
-	return lis.Addr().String()
-}
+// serve runs fake on a real gRPC server on a free loopback port and returns its address.
+func serve(t *testing.T, fake *clienttest.Service) string { return clienttest.Serve(t, fake) }
 
 // endedCall is the call the fake service hands out: answered, then hung up by us.
 func endedCall() *telephonyv1.Call {

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ccplane/telephony/client"
 	"io"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/ccplane/telephony/client"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 

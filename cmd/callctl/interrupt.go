@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/ccplane/telephony/client"
 )
 
 // errInterrupted ends a command stopped by the user; run exits 130 without a message.
@@ -31,4 +33,20 @@ func (a *app) interruptible(ctx context.Context, fn func(context.Context) error)
 		return errInterrupted
 	}
 	return err
+}
+
+// request connects to the server and runs one request with a.interruptible; the connection
+// is closed when it returns.
+func request[T any](ctx context.Context, a *app, fn func(context.Context, *client.Client) (T, error)) (T, error) {
+	var v T
+	c, err := a.connect()
+	if err != nil {
+		return v, err
+	}
+	defer c.Close()
+	err = a.interruptible(ctx, func(ctx context.Context) (err error) {
+		v, err = fn(ctx, c)
+		return err
+	})
+	return v, err
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/ccplane/telephony/client"
 
+	"github.com/ccplane/telephony/client"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
@@ -65,15 +65,8 @@ func runList(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var resp *telephonyv1.ListCallsResponse
-	err = a.interruptible(ctx, func(ctx context.Context) (err error) {
-		resp, err = c.ListCalls(ctx, req)
-		return err
+	resp, err := request(ctx, a, func(ctx context.Context, c *client.Client) (*telephonyv1.ListCallsResponse, error) {
+		return c.ListCalls(ctx, req)
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ccplane/telephony/client/clienttest"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
@@ -90,8 +91,8 @@ func TestUsage(t *testing.T) {
 func TestGet(t *testing.T) {
 	var mu sync.Mutex
 	var auth []string
-	addr := serve(t, &fakeService{
-		getCall: func(ctx context.Context, req *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
+	addr := serve(t, &clienttest.Service{
+		GetCallFn: func(ctx context.Context, req *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
 			md, _ := metadata.FromIncomingContext(ctx)
 			mu.Lock()
 			auth = md.Get("authorization")
@@ -130,8 +131,8 @@ func TestGet(t *testing.T) {
 }
 
 func TestErrorDetails(t *testing.T) {
-	addr := serve(t, &fakeService{
-		placeCall: func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
+	addr := serve(t, &clienttest.Service{
+		PlaceCallFn: func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
 			st, _ := status.New(codes.PermissionDenied, "number 888 not allowed on carrier-a").
 				WithDetails(&errdetails.ErrorInfo{Reason: "DIRECTION_BLOCKED", Domain: "telephony"})
 			return nil, st.Err()
@@ -153,8 +154,8 @@ func TestTokenRefusedInPlaintextToRemote(t *testing.T) {
 
 func TestList(t *testing.T) {
 	var got *telephonyv1.ListCallsRequest
-	addr := serve(t, &fakeService{
-		listCalls: func(_ context.Context, req *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
+	addr := serve(t, &clienttest.Service{
+		ListCallsFn: func(_ context.Context, req *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
 			got = req
 			return &telephonyv1.ListCallsResponse{Calls: []*telephonyv1.Call{endedCall()}, NextPageToken: "p2"}, nil
 		},
@@ -189,15 +190,15 @@ func newCallScript(endCall bool) *callScript {
 	return &callScript{ready: make(chan struct{}), hungUp: make(chan struct{}), endCall: endCall}
 }
 
-func (s *callScript) service() *fakeService {
+func (s *callScript) service() *clienttest.Service {
 	call := endedCall()
-	return &fakeService{
-		placeCall: func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
+	return &clienttest.Service{
+		PlaceCallFn: func(context.Context, *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
 			c := endedCall()
 			c.State, c.LastResponse, c.Termination, c.EndedAt, c.AnsweredAt, c.ProgressAt = telephonyv1.CallState_CALL_STATE_DIALING, nil, nil, nil, nil, nil
 			return &telephonyv1.PlaceCallResponse{Call: c}, nil
 		},
-		hangUp: func(ctx context.Context, req *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
+		HangUpFn: func(ctx context.Context, req *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
 			s.mu.Lock()
 			s.hangUps = append(s.hangUps, req.GetCallId())
 			first := len(s.hangUps) == 1
@@ -211,7 +212,7 @@ func (s *callScript) service() *fakeService {
 			}
 			return &telephonyv1.HangUpResponse{Call: call}, nil
 		},
-		watchCall: func(req *telephonyv1.WatchCallRequest, st streamServer) error {
+		WatchCallFn: func(req *telephonyv1.WatchCallRequest, st streamServer) error {
 			events := []*telephonyv1.CallEvent{
 				sipRequest(1, "INVITE"),
 				sipResponse(2, 100, "Trying"),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/ccplane/telephony/client"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -10,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ccplane/telephony/client"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 

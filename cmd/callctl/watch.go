@@ -41,14 +41,10 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return a.interruptible(ctx, func(ctx context.Context) error {
-		return c.Watch(ctx, o.callID, o.after, a.eventPrinter())
+	_, err = request(ctx, a, func(ctx context.Context, c *client.Client) (struct{}, error) {
+		return struct{}{}, c.Watch(ctx, o.callID, o.after, a.eventPrinter())
 	})
+	return err
 }
 
 // eventPrinter returns a Watch callback that prints each event as JSON or as a human line.
