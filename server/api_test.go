@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -136,5 +139,35 @@ func TestRequestIDPlacesOneCall(t *testing.T) {
 	uas.Wait(t)
 	if n := strings.Count(uas.Messages(), "INVITE sip:"); n != 1 {
 		t.Errorf("SIPp received %d INVITEs, want 1", n)
+	}
+}
+
+// TestHealthAndReflection checks what grpcurl and load balancers rely on.
+func TestHealthAndReflection(t *testing.T) {
+	st := startStack(t, stackConfig{gateways: []sipengine.Gateway{{Name: "gw", Address: "127.0.0.1:9"}}})
+	ctx := context.Background()
+	res, err := healthpb.NewHealthClient(st.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "telephony.v1.CallService"})
+	if err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health of telephony.v1.CallService = %v, %v; want SERVING", res.GetStatus(), err)
+	}
+	stream, err := reflectionpb.NewServerReflectionClient(st.conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range got.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, "telephony.v1.CallService") {
+		t.Errorf("reflection lists %v, want telephony.v1.CallService among them", names)
 	}
 }

@@ -24,6 +24,7 @@ import (
 // stack is the service as telephonyd wires it (engine, call service, in-memory records,
 // gRPC with its interceptors) with a gRPC client over an in-memory connection.
 type stack struct {
+	conn   *grpc.ClientConn
 	client telephonyv1.CallServiceClient
 	engine *sipengine.Engine
 }
@@ -74,7 +75,7 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		<-engineDone
 		srv.Stop()
 	})
-	return &stack{client: telephonyv1.NewCallServiceClient(cc), engine: engine}
+	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc), engine: engine}
 }
 
 // render writes an event as one short line, so that whole histories compare as strings:

@@ -24,8 +24,14 @@ func hangUpOn(state telephonyv1.CallState) action {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := c.HangUp(ctx, &telephonyv1.HangUpRequest{CallId: ev.GetCallId()}); err != nil {
+		res, err := c.HangUp(ctx, &telephonyv1.HangUpRequest{CallId: ev.GetCallId()})
+		if err != nil {
 			t.Errorf("HangUp: %v", err)
+			return
+		}
+		// HangUp answers once the call has ended, also when the provider never confirms.
+		if got := res.GetCall().GetState(); got != telephonyv1.CallState_CALL_STATE_ENDED {
+			t.Errorf("HangUp returned a call in state %v, want ENDED", got)
 		}
 	}
 }
@@ -109,6 +115,12 @@ func TestCallLifecycle(t *testing.T) {
 			name: "hang-up while ringing", scenario: "ring_forever",
 			act:        hangUpOn(telephonyv1.CallState_CALL_STATE_RINGING),
 			wantEvents: seq(ringing, cancelled, []string{"ended kill hangup_requested 180"}),
+			want:       want{party: kill, cause: telephonyv1.TerminationCause_TERMINATION_CAUSE_HANGUP_REQUESTED, last: 180},
+		},
+		{
+			name: "hang-up while ringing, provider deaf to cancel", scenario: "ring_deaf_to_cancel",
+			act:        hangUpOn(telephonyv1.CallState_CALL_STATE_RINGING),
+			wantEvents: seq(ringing, []string{"> CANCEL", "state ended", "ended kill hangup_requested 180"}),
 			want:       want{party: kill, cause: telephonyv1.TerminationCause_TERMINATION_CAUSE_HANGUP_REQUESTED, last: 180},
 		},
 		{
