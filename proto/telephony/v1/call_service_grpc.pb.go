@@ -37,7 +37,11 @@ type CallServiceClient interface {
 	// rejected before dialling); it never waits for the answer. Calling it again with the same
 	// request_id returns the same call and sends no second INVITE.
 	// Errors: INVALID_ARGUMENT (a field, named in the message), NOT_FOUND (gateway),
-	// UNAVAILABLE (shutting down; nothing was sent, safe to retry).
+	// PERMISSION_DENIED with ErrorInfo reason DIRECTION_BLOCKED (the number is outside the
+	// gateway's directions; the call is still recorded, ended with 900 / KILL /
+	// DIRECTION_BLOCKED, and its id, the gateway, the normalised number and the deciding rule
+	// are in the ErrorInfo metadata), UNAVAILABLE (shutting down, or the gateway's directions
+	// could not be loaded; nothing was sent, safe to retry).
 	PlaceCall(ctx context.Context, in *PlaceCallRequest, opts ...grpc.CallOption) (*PlaceCallResponse, error)
 	// Streams a call's events: first the history after after_sequence, then live events, with no
 	// gap and no duplicate. The stream ends with OK after the `ended` event. A watcher that falls
@@ -136,7 +140,11 @@ type CallServiceServer interface {
 	// rejected before dialling); it never waits for the answer. Calling it again with the same
 	// request_id returns the same call and sends no second INVITE.
 	// Errors: INVALID_ARGUMENT (a field, named in the message), NOT_FOUND (gateway),
-	// UNAVAILABLE (shutting down; nothing was sent, safe to retry).
+	// PERMISSION_DENIED with ErrorInfo reason DIRECTION_BLOCKED (the number is outside the
+	// gateway's directions; the call is still recorded, ended with 900 / KILL /
+	// DIRECTION_BLOCKED, and its id, the gateway, the normalised number and the deciding rule
+	// are in the ErrorInfo metadata), UNAVAILABLE (shutting down, or the gateway's directions
+	// could not be loaded; nothing was sent, safe to retry).
 	PlaceCall(context.Context, *PlaceCallRequest) (*PlaceCallResponse, error)
 	// Streams a call's events: first the history after after_sequence, then live events, with no
 	// gap and no duplicate. The stream ends with OK after the `ended` event. A watcher that falls
