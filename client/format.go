@@ -28,6 +28,56 @@ func CauseName(c telephonyv1.TerminationCause) string {
 	return enumName(c.String(), "TERMINATION_CAUSE_")
 }
 
+// ActionName returns a direction action as callctl prints and parses it: "allow" or "deny".
+func ActionName(a telephonyv1.DirectionAction) string {
+	return enumName(a.String(), "DIRECTION_ACTION_")
+}
+
+// AnyPrefix is how a rule's empty prefix, which matches every number, is printed. Prefixes
+// are digits, so it cannot be mistaken for one.
+const AnyPrefix = "(any)"
+
+// FormatRule returns a direction rule as "7809 deny", or "(any) allow" for the empty prefix.
+func FormatRule(r *telephonyv1.DirectionRule) string {
+	return prefixName(r.GetPrefix()) + " " + ActionName(r.GetAction())
+}
+
+// FormatRuleTable returns rules as an aligned PREFIX / ACTION table with a header row, in
+// the order given (the server's is by prefix); the empty prefix shows as AnyPrefix.
+func FormatRuleTable(rules []*telephonyv1.DirectionRule) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PREFIX\tACTION")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "%s\t%s\n", prefixName(r.GetPrefix()), ActionName(r.GetAction()))
+	}
+	_ = tw.Flush() // writes to a strings.Builder cannot fail
+	return b.String()
+}
+
+// FormatVerdict returns a CheckDirection answer as one line: "allowed by 7 allow",
+// "blocked by 7809 deny", or "blocked: no rule matches".
+func FormatVerdict(r *telephonyv1.CheckDirectionResponse) string {
+	verdict := "blocked"
+	if r.GetAllowed() {
+		verdict = "allowed"
+	}
+	switch {
+	case r.GetMatchedRule() != nil:
+		return verdict + " by " + FormatRule(r.GetMatchedRule())
+	case !r.GetAllowed():
+		return verdict + ": no rule matches"
+	}
+	return verdict // allowed without a rule: not something the server says, shown as it came
+}
+
+func prefixName(p string) string {
+	if p == "" {
+		return AnyPrefix
+	}
+	return p
+}
+
 func enumName(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }
 
 // FormatStatus returns a SIP status as "180 Ringing", or "0 (no response)" for code 0.

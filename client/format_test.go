@@ -318,3 +318,76 @@ func TestShortDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestFormatRule(t *testing.T) {
+	tests := []struct {
+		name string
+		rule *telephonyv1.DirectionRule
+		want string
+	}{
+		{name: "deny", rule: rule("7809", deny), want: "7809 deny"},
+		{name: "allow", rule: rule("7", allow), want: "7 allow"},
+		{name: "empty prefix", rule: rule("", allow), want: "(any) allow"},
+		{name: "unspecified action", rule: rule("1", telephonyv1.DirectionAction_DIRECTION_ACTION_UNSPECIFIED), want: "1 unspecified"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FormatRule(tc.rule); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFormatRuleTable(t *testing.T) {
+	got := FormatRuleTable([]*telephonyv1.DirectionRule{rule("", deny), rule("7", allow), rule("78091234", deny)})
+	want := strings.Join([]string{
+		"PREFIX    ACTION",
+		"(any)     deny",
+		"7         allow",
+		"78091234  deny",
+		"",
+	}, "\n")
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := FormatRuleTable(nil), "PREFIX  ACTION\n"; got != want {
+		t.Errorf("no rules: got %q, want %q", got, want)
+	}
+}
+
+func TestFormatVerdict(t *testing.T) {
+	tests := []struct {
+		name string
+		resp *telephonyv1.CheckDirectionResponse
+		want string
+	}{
+		{
+			name: "allowed",
+			resp: &telephonyv1.CheckDirectionResponse{Allowed: true, NormalizedNumber: "79161234567", MatchedRule: rule("7", allow)},
+			want: "allowed by 7 allow",
+		},
+		{
+			name: "blocked by a rule",
+			resp: &telephonyv1.CheckDirectionResponse{NormalizedNumber: "78091234567", MatchedRule: rule("7809", deny)},
+			want: "blocked by 7809 deny",
+		},
+		{
+			name: "blocked by the empty prefix",
+			resp: &telephonyv1.CheckDirectionResponse{NormalizedNumber: "4930123456", MatchedRule: rule("", deny)},
+			want: "blocked by (any) deny",
+		},
+		{
+			name: "no rule matches",
+			resp: &telephonyv1.CheckDirectionResponse{NormalizedNumber: "4930123456"},
+			want: "blocked: no rule matches",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FormatVerdict(tc.resp); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

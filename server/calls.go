@@ -29,6 +29,7 @@ type CallService struct {
 	log      *slog.Logger
 	dialer   dialer
 	records  records
+	check    directionCheck
 	events   *eventLogs
 	gateways map[string]sipengine.Gateway
 
@@ -37,8 +38,9 @@ type CallService struct {
 	draining bool
 }
 
-// NewCallService returns the call service over a SIP dialer and a call-record store.
-func NewCallService(cfg Config, d dialer, r records) (*CallService, error) {
+// NewCallService returns the call service over a SIP dialer, a call-record store and the
+// directions that decide which numbers each gateway may dial.
+func NewCallService(cfg Config, d dialer, r records, check directionCheck) (*CallService, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -48,6 +50,7 @@ func NewCallService(cfg Config, d dialer, r records) (*CallService, error) {
 		log:      cfg.Logger.With("component", "server"),
 		dialer:   d,
 		records:  r,
+		check:    check,
 		events:   newEventLogs(cfg.EventRetention, cfg.Now),
 		gateways: make(map[string]sipengine.Gateway, len(cfg.Gateways)),
 		live:     make(map[string]*callObserver),
@@ -101,15 +104,28 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	if rec.From == "" {
 		rec.From = p.gateway.FromUser
 	}
+	// Directions are checked before the call exists: a gateway whose rules were never
+	// loaded refuses (UNAVAILABLE) rather than records a call it cannot judge.
+	_, verdict, err := s.check.Check(p.gateway.Name, p.to)
+	if err != nil {
+		return nil, numberError("to", err)
+	}
 	existing, created, err := s.records.Create(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
 	if !created {
-		return existing, nil // the same request_id: the same call, no second INVITE
+		// The same request_id: the same call and the same answer, never a second INVITE.
+		if existing.Termination.Cause == telephony.CauseDirectionBlocked {
+			return nil, blocked(existing, ruleName(verdict))
+		}
+		return existing, nil
 	}
-
 	o := &callObserver{s: s, rec: rec, events: s.events.open(rec.ID)}
+	if !verdict.Allowed {
+		o.endUnsent(telephony.CauseDirectionBlocked, telephony.StatusDirectionBlocked, nil)
+		return nil, blocked(rec, ruleName(verdict))
+	}
 	s.mu.Lock()
 	s.live[rec.ID] = o
 	s.mu.Unlock()
@@ -126,7 +142,11 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	})
 	if err != nil {
 		// Nothing was sent, but the call was accepted: it still ends with a record.
-		s.endUnsent(o, err)
+		cause := telephony.CauseTransportError
+		if errors.Is(err, sipengine.ErrClosed) {
+			cause = telephony.CauseShutdown
+		}
+		o.endUnsent(cause, telephony.StatusNone, err)
 		return nil, err
 	}
 	s.mu.Lock()
@@ -135,16 +155,8 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	return s.records.Get(ctx, rec.ID)
 }
 
-// endUnsent records the end of a call the engine refused before sending anything.
-func (s *CallService) endUnsent(o *callObserver, err error) {
-	cause := telephony.CauseShutdown
-	if !errors.Is(err, sipengine.ErrClosed) {
-		cause = telephony.CauseTransportError
-	}
-	o.Observe(sipengine.Event{Kind: sipengine.EventEnded, At: s.cfg.Now(), End: sipengine.End{
-		Termination: telephony.Termination{Party: cause.Party(), Cause: cause},
-		Err:         err,
-	}})
+func blocked(c *telephony.Call, rule string) error {
+	return &blockedError{callID: c.ID, gateway: c.Gateway, number: c.To, rule: rule}
 }
 
 // forget drops a call from the live set once it ended.

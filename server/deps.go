@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/sipengine"
 	"github.com/ccplane/telephony/tracker"
 )
@@ -21,7 +22,25 @@ type records interface {
 	List(ctx context.Context, f tracker.Filter) ([]*telephony.Call, tracker.Cursor, error)
 }
 
+// directionRules is the directions store DirectionService edits; directions.Store
+// implementations satisfy it.
+type directionRules interface {
+	Rules(ctx context.Context, gateway string) ([]directions.Rule, uint64, error)
+	Replace(ctx context.Context, gateway string, rules []directions.Rule) (uint64, error)
+	Add(ctx context.Context, gateway string, rules []directions.Rule) (uint64, error)
+	Remove(ctx context.Context, gateway string, prefixes []string) (uint64, error)
+}
+
+// directionCheck decides numbers from the in-process rules; *directions.Cache implements it.
+type directionCheck interface {
+	Check(gateway, number string) (string, directions.Decision, error)
+	Refresh(ctx context.Context, gateway string) error
+}
+
 var (
-	_ dialer  = (*sipengine.Engine)(nil)
-	_ records = (*tracker.Memory)(nil)
+	_ dialer         = (*sipengine.Engine)(nil)
+	_ records        = (*tracker.Memory)(nil)
+	_ directionRules = (*directions.Memory)(nil)
+	_ directionRules = (*directions.Redis)(nil)
+	_ directionCheck = (*directions.Cache)(nil)
 )

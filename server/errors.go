@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
+	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/sipengine"
 	"github.com/ccplane/telephony/tracker"
 )
@@ -22,6 +24,16 @@ var (
 
 // errorDomain is the ErrorInfo domain of the errors this service defines.
 const errorDomain = "telephony.ccplane"
+
+// blockedError is a PlaceCall refused by the gateway's directions; the call was recorded.
+type blockedError struct {
+	callID, gateway, number, rule string
+}
+
+func (e *blockedError) Error() string {
+	return fmt.Sprintf("number %s is outside the directions of gateway %s (rule %s); call %s recorded as 900 Direction blocked",
+		e.number, e.gateway, e.rule, e.callID)
+}
 
 // watcherBehind is a slow watcher's resumable error: the client resumes from after_sequence.
 type watcherBehind struct{ lastSent uint64 }
@@ -42,6 +54,12 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.field, Description: fe.problem}},
 		})
 	}
+	if b, ok := errors.AsType[*blockedError](err); ok {
+		return withDetails(codes.PermissionDenied, b.Error(), &errdetails.ErrorInfo{
+			Reason: "DIRECTION_BLOCKED", Domain: errorDomain,
+			Metadata: map[string]string{"call_id": b.callID, "gateway": b.gateway, "number": b.number, "rule": b.rule},
+		})
+	}
 	if wb, ok := errors.AsType[*watcherBehind](err); ok {
 		return withDetails(codes.ResourceExhausted,
 			"watcher fell behind; watch again with after_sequence set to the last sequence received",
@@ -55,6 +73,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.OutOfRange, err.Error())
 	case errors.Is(err, errShuttingDown), errors.Is(err, sipengine.ErrClosed):
 		return status.Error(codes.Unavailable, "the service is shutting down; nothing was sent, retry on another instance")
+	case errors.Is(err, directions.ErrUnavailable):
+		return status.Error(codes.Unavailable, err.Error()+"; nothing was sent")
+	case errors.Is(err, errRulesUnavailable):
+		log.ErrorContext(ctx, "directions store failed", "err", err)
+		return status.Error(codes.Unavailable, "the directions store cannot be reached; nothing was changed")
 	case errors.Is(err, sipengine.ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, context.Canceled):

@@ -17,10 +17,10 @@ import (
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
-// NewGRPCServer returns a gRPC server with the call service, gRPC health (the service name
-// "telephony.v1.CallService" and the empty name both SERVING) and server reflection, behind
-// logging and panic recovery. The caller serves it and flips health on shutdown.
-func NewGRPCServer(log *slog.Logger, calls *CallService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+// NewGRPCServer returns a gRPC server with the call and direction services, gRPC health (the
+// service names and the empty name SERVING) and server reflection, behind logging and panic
+// recovery. The caller serves it and flips health on shutdown.
+func NewGRPCServer(log *slog.Logger, calls *CallService, dirs *DirectionService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -39,8 +39,10 @@ func NewGRPCServer(log *slog.Logger, calls *CallService, opts ...grpc.ServerOpti
 	)
 	srv := grpc.NewServer(opts...)
 	telephonyv1.RegisterCallServiceServer(srv, calls)
+	telephonyv1.RegisterDirectionServiceServer(srv, dirs)
 	hs := health.NewServer()
 	hs.SetServingStatus(telephonyv1.CallService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(telephonyv1.DirectionService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	return srv, hs

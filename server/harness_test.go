@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/ccplane/telephony/directions"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/ccplane/telephony/server"
 	"github.com/ccplane/telephony/sipengine"
@@ -24,14 +25,17 @@ import (
 // stack is the service as telephonyd wires it (engine, call service, in-memory records,
 // gRPC with its interceptors) with a gRPC client over an in-memory connection.
 type stack struct {
-	conn   *grpc.ClientConn
-	client telephonyv1.CallServiceClient
-	engine *sipengine.Engine
+	conn       *grpc.ClientConn
+	client     telephonyv1.CallServiceClient
+	directions telephonyv1.DirectionServiceClient
+	engine     *sipengine.Engine
 }
 
 type stackConfig struct {
 	gateways     []sipengine.Gateway
 	setupTimeout time.Duration
+	// rules are the gateways' directions; a gateway without an entry may dial every number.
+	rules map[string][]directions.Rule
 }
 
 func startStack(t *testing.T, sc stackConfig) *stack {
@@ -55,11 +59,27 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	}()
 	<-engine.Ready()
 
-	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Logger: log}, engine, tracker.NewMemory())
+	store := directions.NewMemory()
+	var names []string
+	for _, g := range sc.gateways {
+		names = append(names, g.Name)
+		rules, ok := sc.rules[g.Name]
+		if !ok {
+			rules = []directions.Rule{{Prefix: "", Action: directions.ActionAllow}}
+		}
+		if _, err := store.Replace(ctx, g.Name, rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := directions.NewCache(directions.CacheConfig{Gateways: names, Logger: log}, store)
+	if err := cache.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Logger: log}, engine, tracker.NewMemory(), cache)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := server.NewGRPCServer(log, calls)
+	srv, _ := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache))
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	cc, err := grpc.NewClient("passthrough:///bufconn",
@@ -75,7 +95,8 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		<-engineDone
 		srv.Stop()
 	})
-	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc), engine: engine}
+	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc),
+		directions: telephonyv1.NewDirectionServiceClient(cc), engine: engine}
 }
 
 // render writes an event as one short line, so that whole histories compare as strings:

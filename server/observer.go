@@ -67,3 +67,16 @@ func (o *callObserver) apply(ev sipengine.Event) {
 			"sip_status", r.LastResponse.Code, "err", ev.End.Err)
 	}
 }
+
+// endUnsent ends a call for which no INVITE was sent (refused by its directions, or by the
+// engine), with our own cause and pseudo-response, so that it has a record and an event
+// history like any other call.
+func (o *callObserver) endUnsent(cause telephony.Cause, last telephony.Status, err error) {
+	now := o.s.cfg.Now()
+	o.Observe(sipengine.Event{Kind: sipengine.EventState, At: now, From: o.rec.State, To: telephony.StateEnded})
+	o.Observe(sipengine.Event{Kind: sipengine.EventEnded, At: now, End: sipengine.End{
+		Termination:  telephony.Termination{Party: cause.Party(), Cause: cause},
+		LastResponse: last,
+		Err:          err,
+	}})
+}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/ccplane/telephony/directions"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/ccplane/telephony/sipengine"
 )
@@ -30,26 +31,6 @@ const (
 	maxRequestID   = 128
 	maxCallIDBytes = 64
 )
-
-// normalizeNumber strips the punctuation people write numbers with (+, spaces, dashes, dots,
-// parentheses) and checks that 1 to 20 digits remain.
-func normalizeNumber(field, s string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			b.WriteByte(c)
-		case c == '+' || c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
-		default:
-			return "", invalid(field, "%q is not a phone number: only digits, '+', spaces, '-', '.', '(' and ')' are allowed", s)
-		}
-	}
-	n := b.String()
-	if n == "" || len(n) > sipengine.MaxNumberDigits {
-		return "", invalid(field, "%q must have 1 to %d digits", s, sipengine.MaxNumberDigits)
-	}
-	return n, nil
-}
 
 func durationOr(field string, d *durationpb.Duration, def, max time.Duration) (time.Duration, error) {
 	if d == nil {
@@ -110,12 +91,12 @@ func (s *CallService) validatePlace(r *telephonyv1.PlaceCallRequest) (placeReque
 	if r.GetGateway() == "" {
 		return p, invalid("gateway", "is required")
 	}
-	if p.to, err = normalizeNumber("to", r.GetTo()); err != nil {
-		return p, err
+	if p.to, err = directions.Normalize(r.GetTo()); err != nil {
+		return p, numberError("to", err)
 	}
 	if r.GetFrom() != "" {
-		if p.from, err = normalizeNumber("from", r.GetFrom()); err != nil {
-			return p, err
+		if p.from, err = directions.Normalize(r.GetFrom()); err != nil {
+			return p, numberError("from", err)
 		}
 	}
 	if p.ringTimeout, err = durationOr("ring_timeout", r.GetRingTimeout(), s.cfg.RingTimeout, maxRingTimeout); err != nil {

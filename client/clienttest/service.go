@@ -1,5 +1,6 @@
-// Package clienttest provides a fake CallService on a real gRPC server, for the tests of code
-// that calls the service (the client package, callctl). It is not a test of the service.
+// Package clienttest provides a fake CallService and DirectionService on a real gRPC server,
+// for the tests of code that calls them (the client package, callctl). It is not a test of
+// the services.
 package clienttest
 
 import (
@@ -26,7 +27,13 @@ type Service struct {
 	HangUpFn    func(context.Context, *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error)
 	GetCallFn   func(context.Context, *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error)
 	ListCallsFn func(context.Context, *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error)
+
+	// Directions is the DirectionService served beside it; nil answers Unimplemented to
+	// every DirectionService call. Serve reads it once, so set it before.
+	Directions *DirectionService
 }
+
+var _ telephonyv1.CallServiceServer = (*Service)(nil)
 
 var errUnset = status.Error(codes.Unimplemented, "clienttest: not set")
 
@@ -67,8 +74,8 @@ func (s *Service) WatchCall(r *telephonyv1.WatchCallRequest, st StreamServer) er
 	return s.WatchCallFn(r, st)
 }
 
-// Serve runs svc on a real grpc.Server on a free loopback port, stopped in t.Cleanup, and
-// returns its address.
+// Serve runs svc, and svc.Directions beside it, on a real grpc.Server on a free loopback
+// port, stopped in t.Cleanup, and returns its address.
 func Serve(t testing.TB, svc *Service) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,6 +84,11 @@ func Serve(t testing.TB, svc *Service) string {
 	}
 	srv := grpc.NewServer()
 	telephonyv1.RegisterCallServiceServer(srv, svc)
+	dirs := svc.Directions
+	if dirs == nil {
+		dirs = &DirectionService{}
+	}
+	telephonyv1.RegisterDirectionServiceServer(srv, dirs)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

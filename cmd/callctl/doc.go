@@ -1,6 +1,7 @@
 // Command callctl is the command line of the telephony control plane, for people and
-// scripts: it places, watches, hangs up, shows and lists calls through package client. It
-// holds no state and does no call logic of its own; it parses flags and formats replies.
+// scripts: it places, watches, hangs up, shows and lists calls, and shows, changes and
+// checks gateways' directions, through package client. It holds no state and does no call
+// or direction logic of its own; it parses flags and rule files and formats replies.
 //
 // Usage:
 //

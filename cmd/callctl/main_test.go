@@ -28,16 +28,21 @@ type result struct {
 	stdout, stderr string
 }
 
-// runCLI runs callctl with args against addr (if not empty), with the given environment and
-// interrupts channel, and a clock fixed at t0 + 1 minute.
-
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
+// runCLI runs callctl with args against addr (if not empty), with the given environment and
+// interrupts channel, an empty stdin, and a clock fixed at t0 + 1 minute.
 func runCLI(t *testing.T, addr string, env map[string]string, interrupts <-chan os.Signal, args ...string) result {
+	t.Helper()
+	return runCLIStdin(t, "", addr, env, interrupts, args...)
+}
+
+// runCLIStdin is runCLI with stdin.
+func runCLIStdin(t *testing.T, stdin, addr string, env map[string]string, interrupts <-chan os.Signal, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	a := &app{
-		stdin:      strings.NewReader(""),
+		stdin:      strings.NewReader(stdin),
 		stdout:     &stdout,
 		stderr:     &stderr,
 		getenv:     func(k string) string { return env[k] },

@@ -18,6 +18,16 @@ type command struct {
 	about    string // a paragraph for the command's own usage; "" = summary
 	flags    func() *flag.FlagSet
 	run      func(ctx context.Context, a *app, args []string) error
+
+	subcommands []subcommand // listed in the usage texts; run dispatches to them
+}
+
+// subcommand is one verb of a command that has several, such as "directions set".
+type subcommand struct {
+	name     string
+	synopsis string // what follows "COMMAND NAME"
+	summary  string // one line for the command list
+	run      func(ctx context.Context, a *app, args []string) error
 }
 
 // commands lists the subcommands in the order the usage text shows them.
@@ -63,6 +73,7 @@ func commands() []command {
 			flags:    func() *flag.FlagSet { fs, _ := listFlagSet(); return fs },
 			run:      runList,
 		},
+		directionsCommand(),
 	}
 }
 
@@ -108,6 +119,14 @@ func (a *app) printUsage(w io.Writer, name string) {
 			about = strings.ToUpper(cmd.summary[:1]) + cmd.summary[1:] + "."
 		}
 		fmt.Fprintf(w, "%s\n", about)
+		if len(cmd.subcommands) > 0 {
+			fmt.Fprintf(w, "\nSubcommands:\n")
+			tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+			for _, s := range cmd.subcommands {
+				fmt.Fprintf(tw, "  %s %s\t%s\n", s.name, s.synopsis, s.summary)
+			}
+			_ = tw.Flush()
+		}
 		if fs := cmd.flags(); hasFlags(fs) {
 			fmt.Fprintf(w, "\nFlags:\n")
 			printFlags(w, fs)
@@ -118,7 +137,12 @@ func (a *app) printUsage(w io.Writer, name string) {
 	fmt.Fprintf(w, "usage: callctl [global flags] COMMAND [flags] [args]\n\nCommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	for _, c := range commands() {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.synopsis, c.summary)
+		if len(c.subcommands) == 0 {
+			fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.synopsis, c.summary)
+		}
+		for _, s := range c.subcommands {
+			fmt.Fprintf(tw, "  %s %s %s\t%s\n", c.name, s.name, s.synopsis, s.summary)
+		}
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\nGlobal flags:\n")

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/sipengine"
 )
 
@@ -48,6 +51,21 @@ type gatewayConfig struct {
 	Password  secret `yaml:"password"`
 	FromUser  string `yaml:"from_user"`
 	FromHost  string `yaml:"from_host"`
+	// Allow and Deny seed the gateway's directions when the store has none for it yet.
+	Allow []string `yaml:"allow"`
+	Deny  []string `yaml:"deny"`
+}
+
+// seedRules are the gateway's configured directions.
+func (g gatewayConfig) seedRules() []directions.Rule {
+	rules := make([]directions.Rule, 0, len(g.Allow)+len(g.Deny))
+	for _, p := range g.Allow {
+		rules = append(rules, directions.Rule{Prefix: strings.TrimPrefix(p, "+"), Action: directions.ActionAllow})
+	}
+	for _, p := range g.Deny {
+		rules = append(rules, directions.Rule{Prefix: strings.TrimPrefix(p, "+"), Action: directions.ActionDeny})
+	}
+	return rules
 }
 
 // secret keeps passwords out of logs and error messages: it prints as a placeholder however
@@ -118,7 +136,9 @@ func (c fileConfig) validate() error {
 		errs = append(errs, errors.New("sip.listen is empty"))
 	}
 	if c.Redis.URL != "" {
-		errs = append(errs, errors.New("redis.url: the Redis stores are not built yet (issues #3, #4); leave it empty for in-memory stores"))
+		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+			errs = append(errs, fmt.Errorf("redis.url: %w", err))
+		}
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, err)
@@ -132,6 +152,9 @@ func (c fileConfig) validate() error {
 	for i, g := range c.Gateways {
 		if err := g.gateway().Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("gateways[%d] (%s): %w", i, g.Name, err))
+		}
+		if _, err := directions.Compile(g.seedRules()); err != nil {
+			errs = append(errs, fmt.Errorf("gateways[%d] (%s) allow/deny: %w", i, g.Name, err))
 		}
 	}
 	return errors.Join(errs...)

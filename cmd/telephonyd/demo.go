@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ccplane/telephony/client"
@@ -35,6 +37,8 @@ func (d *demoGateway) config() fileConfig {
 	c.Gateways = []gatewayConfig{{
 		Name: "demo", Address: d.sim.Addr(), Transport: "udp",
 		Username: "demo", Password: "demo", FromUser: "15550000000",
+		// North America, but not its premium-rate 900 numbers.
+		Allow: []string{"1"}, Deny: []string{"1900"},
 	}}
 	return c
 }
@@ -62,6 +66,7 @@ var tourCalls = []struct {
 	{to: "15550100200", what: "answered, then the callee hangs up (finish)"},
 	{to: "15550100486", what: "busy (finish, 486)"},
 	{to: "15550100180", what: "rings until we hang up (kill, last 180)", hangUpAfter: 2 * time.Second},
+	{to: "19005550123", what: "a premium-rate number outside the gateway's directions (kill, 900)"},
 }
 
 // runTour places the tour's calls through the service's own gRPC API, as a contact-center
@@ -87,14 +92,19 @@ func runTour(ctx context.Context, grpcAddr string, w io.Writer, log *slog.Logger
 }
 
 func tourCall(ctx context.Context, cl *client.Client, w io.Writer, to, what string, hangUpAfter time.Duration) error {
+	fmt.Fprintf(w, "\n→ %s: %s\n", to, what)
 	call, err := cl.PlaceCall(ctx, &telephonyv1.PlaceCallRequest{
 		Gateway: "demo", To: to, MaxDuration: durationpb.New(time.Minute),
 		Labels: map[string]string{"campaign": "tour"},
 	})
+	if id := blockedCallID(err); id != "" {
+		// Refused before dialling, yet recorded like every call: its history shows why.
+		fmt.Fprintf(w, "  PlaceCall: %s\n", status.Convert(err).Message())
+		call, err = &telephonyv1.Call{CallId: id}, nil
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%s → %s: %s\n", call.GetFrom(), call.GetTo(), what)
 	if hangUpAfter > 0 {
 		timer := time.AfterFunc(hangUpAfter, func() {
 			if _, err := cl.HangUp(ctx, call.GetCallId()); err != nil && ctx.Err() == nil {
@@ -108,4 +118,14 @@ func tourCall(ctx context.Context, cl *client.Client, w io.Writer, to, what stri
 		fmt.Fprintln(w, f.Format(ev))
 		return nil
 	})
+}
+
+// blockedCallID returns the id of the call a DIRECTION_BLOCKED refusal recorded, or "".
+func blockedCallID(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "DIRECTION_BLOCKED" {
+			return info.GetMetadata()["call_id"]
+		}
+	}
+	return ""
 }

@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/server"
 	"github.com/ccplane/telephony/sipengine"
 	"github.com/ccplane/telephony/tracker"
@@ -73,13 +74,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log.Info("configuration", "grpc", cfg.GRPC.Listen, "sip", cfg.SIP.Listen, "gateways", fmt.Sprintf("%+v", cfg.Gateways))
-	svc, err := build(cfg, log)
+	svc, err := build(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer svc.closeStore()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	rulesCtx, stopRules := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRules()
+	wg.Go(func() {
+		if err := svc.rules.Run(rulesCtx); err != nil {
+			log.Error("directions cache stopped", "err", err)
+		}
+	})
 	sipCtx, stopSIP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSIP()
 	wg.Go(func() {
@@ -127,13 +136,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // service is everything run wires together.
 type service struct {
-	engine *sipengine.Engine
-	calls  *server.CallService
-	grpc   *grpc.Server
-	health interface{ Shutdown() }
+	engine     *sipengine.Engine
+	calls      *server.CallService
+	rules      *directions.Cache
+	closeStore func() error
+	grpc       *grpc.Server
+	health     interface{ Shutdown() }
 }
 
-func build(cfg fileConfig, log *slog.Logger) (*service, error) {
+func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, error) {
 	var sdp string
 	if cfg.SIP.SDPFile != "" {
 		raw, err := os.ReadFile(cfg.SIP.SDPFile)
@@ -156,9 +167,15 @@ func build(cfg fileConfig, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	store, cache, closeStore, err := openDirections(ctx, cfg, log)
+	if err != nil {
+		return nil, errors.Join(err, engine.Close())
+	}
 	gws := make([]sipengine.Gateway, 0, len(cfg.Gateways))
+	names := make([]string, 0, len(cfg.Gateways))
 	for _, g := range cfg.Gateways {
 		gws = append(gws, g.gateway())
+		names = append(names, g.Name)
 	}
 	calls, err := server.NewCallService(server.Config{
 		Gateways:       gws,
@@ -166,12 +183,12 @@ func build(cfg fileConfig, log *slog.Logger) (*service, error) {
 		MaxDuration:    time.Duration(cfg.Calls.MaxDuration),
 		EventRetention: time.Duration(cfg.Calls.EventRetention),
 		Logger:         log,
-	}, engine, tracker.NewMemory())
+	}, engine, tracker.NewMemory(), cache)
 	if err != nil {
-		return nil, errors.Join(err, engine.Close())
+		return nil, errors.Join(err, engine.Close(), closeStore())
 	}
-	srv, hs := server.NewGRPCServer(log, calls)
-	return &service{engine: engine, calls: calls, grpc: srv, health: hs}, nil
+	srv, hs := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache))
+	return &service{engine: engine, calls: calls, rules: cache, closeStore: closeStore, grpc: srv, health: hs}, nil
 }
 
 func newLogger(cfg fileConfig, w io.Writer) (*slog.Logger, error) {

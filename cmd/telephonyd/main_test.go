@@ -54,6 +54,7 @@ func TestDemo(t *testing.T) {
 		"ended: finish / remote_rejected, Q.850 cause 17 \"User busy\", last 486 Busy Here",
 		"ended: kill / hangup_requested, last 180 Ringing",
 		"→ CANCEL",
+		"ended: kill / direction_blocked, last 900 Direction blocked",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tour output lacks %q:\n%s", want, out)

@@ -1,0 +1,7 @@
+package directions
+
+import "testing"
+
+func TestMemory(t *testing.T) {
+	testStore(t, func(*testing.T) Store { return NewMemory() })
+}
