@@ -66,6 +66,9 @@ type Cache struct {
 	wake    chan struct{}       // 1: one poke covers everything pending
 	recheck chan struct{}       // 1: one check covers every request for one
 	running atomic.Bool
+	// swapped, if set, is called after new rules are put in force: the benchmarks time
+	// propagation with it without polling.
+	swapped func(gateway string, version uint64)
 }
 
 // gatewayState is one gateway's rules in force and whether they could be refreshed.
@@ -209,6 +212,9 @@ func (c *Cache) reload(ctx context.Context, g *gatewayState) error {
 		var rs *RuleSet
 		if rs, err = Compile(rules); err == nil {
 			g.cur.Store(&snapshot{rules: rs, version: v})
+			if c.swapped != nil {
+				c.swapped(g.id, v)
+			}
 			c.succeeded(g)
 			c.logUpdate(g.id, cur, v, rs.Len())
 			return nil

@@ -42,10 +42,10 @@ func receive[T any](t testing.TB, ch <-chan T, what string) T {
 }
 
 // newClient returns a go-redis client of addr, closed when the test ends. Retries are
-// off so that a stopped server fails calls at once instead of after retries.
+// and dial retries are off so that a stopped server fails calls at once.
 func newClient(t testing.TB, addr string) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

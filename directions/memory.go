@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -167,7 +166,7 @@ func (m *Memory) Subscribe(ctx context.Context, changed func(gateway string)) er
 		s.pending = make(map[string]struct{})
 		s.mu.Unlock()
 		// "" (everything) first, as the contract promises it on subscribing.
-		for _, gw := range slices.SortedFunc(maps.Keys(pending), strings.Compare) {
+		for _, gw := range slices.Sorted(maps.Keys(pending)) {
 			changed(gw)
 		}
 	}

@@ -43,11 +43,14 @@ func Compile(rules []Rule) (*RuleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &RuleSet{rules: sorted, nodes: []node{{rule: -1}}}
+	size := trieSize(sorted)
+	rs := &RuleSet{rules: sorted, nodes: make([]node, 1, size)}
+	rs.nodes[0] = node{rule: -1}
 	// spans[i] is the run of sorted rules under nodes[i]: they all start with its path,
 	// which is depth digits long. Sorting puts a node's own rule (the shortest) first.
 	type span struct{ lo, hi, depth int }
-	spans := []span{{0, len(sorted), 0}}
+	spans := make([]span, 1, size)
+	spans[0] = span{0, len(sorted), 0}
 	for i := 0; i < len(rs.nodes); i++ {
 		s := spans[i]
 		lo := s.lo
@@ -71,6 +74,21 @@ func Compile(rules []Rule) (*RuleSet, error) {
 	return rs, nil
 }
 
+// trieSize returns the number of nodes the trie of sorted prefixes has: the root, and for
+// each prefix the digits it does not share with the one before it.
+func trieSize(sorted []Rule) int {
+	n, prev := 1, ""
+	for _, r := range sorted {
+		common := 0
+		for common < len(prev) && common < len(r.Prefix) && prev[common] == r.Prefix[common] {
+			common++
+		}
+		n += len(r.Prefix) - common
+		prev = r.Prefix
+	}
+	return n
+}
+
 // canonical validates rules and returns them sorted by prefix without duplicates.
 func canonical(rules []Rule) ([]Rule, error) {
 	for _, r := range rules {
@@ -79,7 +97,7 @@ func canonical(rules []Rule) ([]Rule, error) {
 		}
 	}
 	sorted := slices.Clone(rules)
-	slices.SortStableFunc(sorted, func(a, b Rule) int { return strings.Compare(a.Prefix, b.Prefix) })
+	slices.SortFunc(sorted, func(a, b Rule) int { return strings.Compare(a.Prefix, b.Prefix) })
 	out := sorted[:0]
 	for _, r := range sorted {
 		if n := len(out); n > 0 && out[n-1].Prefix == r.Prefix {

@@ -208,3 +208,18 @@ func naiveDecide(rules []Rule, number string) Decision {
 	}
 	return d
 }
+
+// Compile sizes the trie exactly, so a rule set holds no spare capacity.
+func TestCompileSizesTrie(t *testing.T) {
+	rs, err := Compile([]Rule{allow(""), allow("7"), deny("7809"), allow("78095"), allow("44"), deny("4")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// root, 4, 44, 7, 78, 780, 7809, 78095
+	if got, want := len(rs.nodes), 8; got != want {
+		t.Errorf("nodes: got %d, want %d", got, want)
+	}
+	if got, want := cap(rs.nodes), len(rs.nodes); got != want {
+		t.Errorf("capacity: got %d, want %d", got, want)
+	}
+}

@@ -88,6 +88,15 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 				responded = true
 				setup.Stop()
 			}
+			if res.IsProvisional() {
+				c.provisionals++
+			}
+			if res.IsProvisional() && c.provisionals > maxReportedProvisionals {
+				// A gateway that repeats 18x forever must not grow the call's history
+				// without bound; the call still follows them.
+				c.provisional(res)
+				continue
+			}
 			c.reportResponse(res)
 			switch {
 			case res.IsProvisional():
@@ -111,6 +120,10 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 				}
 				tx = next
 				c.emit(Event{Kind: EventRequest, Method: "INVITE"})
+				// The retry is a new transaction: the provider owes it a response of its own
+				// within the setup time, and only its provisionals allow a CANCEL.
+				responded = false
+				setup.Reset(c.e.cfg.SetupTimeout)
 			default:
 				c.rejected(res)
 				c.awaitCancelAnswer(cancelRes)
@@ -169,6 +182,10 @@ func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.R
 		}
 	}
 }
+
+// maxReportedProvisionals bounds the provisional responses a call reports as events; a
+// dozen is common, hundreds are a broken or hostile gateway.
+const maxReportedProvisionals = 100
 
 // cancelAnswerWait bounds the wait for the 200 to our CANCEL once the INVITE has its final
 // response. sipgo hands each message to its own goroutine, so that 200 may reach us after

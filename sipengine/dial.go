@@ -86,11 +86,12 @@ type Call struct {
 	end        End
 
 	// Owned by the call's goroutine.
-	inv      *sip.Request // the INVITE in force (a digest retry replaces it)
-	inviteAt time.Time
-	state    telephony.State
-	out      outcome
-	err      error
+	inv          *sip.Request // the INVITE in force (a digest retry replaces it)
+	inviteAt     time.Time
+	provisionals int // provisional responses received
+	state        telephony.State
+	out          outcome
+	err          error
 }
 
 // Dial sends the INVITE for r and returns as soon as it is written, never waiting for an
