@@ -73,27 +73,37 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// listen binds UDP and TCP on the same port, so one Contact address serves both.
+// listen binds UDP and TCP on the same port, so one Contact address serves both. With port
+// 0 the kernel picks a UDP port that may be taken on TCP; another is tried then.
 func (e *Engine) listen() error {
-	udp, err := net.ListenPacket("udp", e.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("sip listen udp: %w", err)
-	}
-	if uc, ok := udp.(*net.UDPConn); ok {
-		// Best effort: an unprivileged process may get less than it asked for.
-		_ = uc.SetReadBuffer(udpBuffer)
-		_ = uc.SetWriteBuffer(udpBuffer)
-	}
-	host, _, _ := net.SplitHostPort(e.cfg.Listen)
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
+	host, port, _ := net.SplitHostPort(e.cfg.Listen)
+	var err error
+	for range bindAttempts {
+		var udp net.PacketConn
+		if udp, err = net.ListenPacket("udp", e.cfg.Listen); err != nil {
+			return fmt.Errorf("sip listen udp: %w", err)
+		}
+		if uc, ok := udp.(*net.UDPConn); ok {
+			// Best effort: an unprivileged process may get less than it asked for.
+			_ = uc.SetReadBuffer(udpBuffer)
+			_ = uc.SetWriteBuffer(udpBuffer)
+		}
+		got := udp.LocalAddr().(*net.UDPAddr).Port
+		var tcp net.Listener
+		if tcp, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(got))); err == nil {
+			e.udp, e.tcp, e.port = udp, tcp, got
+			return nil
+		}
 		udp.Close()
-		return fmt.Errorf("sip listen tcp: %w", err)
+		if port != "0" {
+			break
+		}
 	}
-	e.udp, e.tcp, e.port = udp, tcp, port
-	return nil
+	return fmt.Errorf("sip listen tcp: %w", err)
 }
+
+// bindAttempts bounds the search for a port free on both UDP and TCP.
+const bindAttempts = 5
 
 func (e *Engine) buildUA() error {
 	opts := []sipgo.UserAgentOption{

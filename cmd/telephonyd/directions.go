@@ -28,6 +28,8 @@ func openDirections(ctx context.Context, cfg fileConfig, log *slog.Logger) (dire
 			DB: opt.DB, TLSConfig: opt.TLSConfig,
 		})
 		store, closeStore = directions.NewRedis(client), client.Close
+		// go-redis logs dial failures through a process-wide logger of its own.
+		redis.SetLogger(redisLogger{log.With("component", "redis")})
 	}
 	names := make([]string, 0, len(cfg.Gateways))
 	for _, g := range cfg.Gateways {
@@ -52,4 +54,11 @@ func openDirections(ctx context.Context, cfg fileConfig, log *slog.Logger) (dire
 		}
 	}
 	return store, cache, closeStore, nil
+}
+
+// redisLogger sends go-redis's own messages (reconnects, dial failures) to our log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
