@@ -36,6 +36,9 @@ type fileConfig struct {
 	Redis struct {
 		URL string `yaml:"url"`
 	} `yaml:"redis"`
+	Metrics struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"metrics"`
 	Log struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`

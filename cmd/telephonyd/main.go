@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -110,6 +111,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("grpc server stopped", "err", err)
 		}
 	})
+	if cfg.Metrics.Listen != "" {
+		mlis, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		msrv := metricsServer(newRegistry(newDirectionsCollector(svc.rules, svc.gatewayNames)))
+		wg.Go(func() {
+			if err := msrv.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "err", err)
+			}
+		})
+		defer msrv.Close()
+		log.Info("metrics serving", "addr", mlis.Addr().String())
+	}
 	log.Info("telephonyd serving", "grpc", lis.Addr().String(), "sip", svc.engine.Addr(), "gateways", len(cfg.Gateways))
 
 	if demo != nil {
@@ -136,12 +151,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // service is everything run wires together.
 type service struct {
-	engine     *sipengine.Engine
-	calls      *server.CallService
-	rules      *directions.Cache
-	closeStore func() error
-	grpc       *grpc.Server
-	health     interface{ Shutdown() }
+	engine       *sipengine.Engine
+	calls        *server.CallService
+	rules        *directions.Cache
+	gatewayNames []string
+	closeStore   func() error
+	grpc         *grpc.Server
+	health       interface{ Shutdown() }
 }
 
 func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, error) {
@@ -188,7 +204,7 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 		return nil, errors.Join(err, engine.Close(), closeStore())
 	}
 	srv, hs := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache))
-	return &service{engine: engine, calls: calls, rules: cache, closeStore: closeStore, grpc: srv, health: hs}, nil
+	return &service{engine: engine, calls: calls, rules: cache, gatewayNames: names, closeStore: closeStore, grpc: srv, health: hs}, nil
 }
 
 func newLogger(cfg fileConfig, w io.Writer) (*slog.Logger, error) {

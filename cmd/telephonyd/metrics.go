@@ -1,0 +1,68 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ccplane/telephony/directions"
+)
+
+// directionsCollector reports the state of each gateway's directions at scrape time, so
+// the call path pays nothing for it.
+type directionsCollector struct {
+	cache    *directions.Cache
+	gateways []string
+	stale    *prometheus.Desc
+	version  *prometheus.Desc
+}
+
+func newDirectionsCollector(cache *directions.Cache, gateways []string) *directionsCollector {
+	return &directionsCollector{
+		cache:    cache,
+		gateways: gateways,
+		stale: prometheus.NewDesc("telephony_directions_stale",
+			"1 while the gateway's directions are served from rules that could not be refreshed from the store.",
+			[]string{"gateway"}, nil),
+		version: prometheus.NewDesc("telephony_directions_version",
+			"Version of the gateway's directions in force; absent until they were loaded once.",
+			[]string{"gateway"}, nil),
+	}
+}
+
+func (c *directionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.stale
+	ch <- c.version
+}
+
+func (c *directionsCollector) Collect(ch chan<- prometheus.Metric) {
+	stale := c.cache.Stale()
+	for _, gw := range c.gateways {
+		v := 0.0
+		if _, ok := stale[gw]; ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, v, gw)
+		if version, ok := c.cache.Version(gw); ok {
+			ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(version), gw)
+		}
+	}
+}
+
+// metricsServer serves reg's metrics at /metrics.
+func metricsServer(reg *prometheus.Registry) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+}
+
+// newRegistry is the process's metrics: Go runtime, process, and the service's own.
+func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(cs...)
+	return reg
+}
