@@ -20,11 +20,12 @@ import (
 // target is not a loopback address: the token would cross the network in clear text.
 var ErrTokenWithoutTLS = errors.New("client: refusing to send a token without TLS to a non-loopback address")
 
-// Client calls telephony.v1.CallService and telephony.v1.DirectionService over one
-// connection. It is safe for concurrent use.
+// Client calls telephony.v1.CallService, telephony.v1.DirectionService and
+// telephony.v1.ReportService over one connection. It is safe for concurrent use.
 type Client struct {
 	rpc      telephonyv1.CallServiceClient
 	dirs     telephonyv1.DirectionServiceClient
+	reports  telephonyv1.ReportServiceClient
 	conn     *grpc.ClientConn // set when Dial created the connection; Close closes it
 	callOpts []grpc.CallOption
 	timeout  time.Duration
@@ -67,6 +68,7 @@ func newClient(cc grpc.ClientConnInterface, o options, requireTLS bool) *Client 
 	c := &Client{
 		rpc:     telephonyv1.NewCallServiceClient(cc),
 		dirs:    telephonyv1.NewDirectionServiceClient(cc),
+		reports: telephonyv1.NewReportServiceClient(cc),
 		timeout: o.timeout,
 		retry:   backoff{attempts: o.attempts, base: o.backoff, max: 16 * o.backoff},
 	}

@@ -1,6 +1,6 @@
-// Package clienttest provides a fake CallService and DirectionService on a real gRPC server,
-// for the tests of code that calls them (the client package, callctl). It is not a test of
-// the services.
+// Package clienttest provides a fake CallService, DirectionService and ReportService on a
+// real gRPC server, for the tests of code that calls them (the client package, callctl). It
+// is not a test of the services.
 package clienttest
 
 import (
@@ -31,6 +31,9 @@ type Service struct {
 	// Directions is the DirectionService served beside it; nil answers Unimplemented to
 	// every DirectionService call. Serve reads it once, so set it before.
 	Directions *DirectionService
+	// Reports is the ReportService served beside it; nil answers Unimplemented to every
+	// ReportService call. Serve reads it once, so set it before.
+	Reports *ReportService
 }
 
 var _ telephonyv1.CallServiceServer = (*Service)(nil)
@@ -74,8 +77,8 @@ func (s *Service) WatchCall(r *telephonyv1.WatchCallRequest, st StreamServer) er
 	return s.WatchCallFn(r, st)
 }
 
-// Serve runs svc, and svc.Directions beside it, on a real grpc.Server on a free loopback
-// port, stopped in t.Cleanup, and returns its address.
+// Serve runs svc, and svc.Directions and svc.Reports beside it, on a real grpc.Server on a
+// free loopback port, stopped in t.Cleanup, and returns its address.
 func Serve(t testing.TB, svc *Service) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -89,6 +92,11 @@ func Serve(t testing.TB, svc *Service) string {
 		dirs = &DirectionService{}
 	}
 	telephonyv1.RegisterDirectionServiceServer(srv, dirs)
+	reports := svc.Reports
+	if reports == nil {
+		reports = &ReportService{}
+	}
+	telephonyv1.RegisterReportServiceServer(srv, reports)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

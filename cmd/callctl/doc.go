@@ -1,7 +1,8 @@
 // Command callctl is the command line of the telephony control plane, for people and
-// scripts: it places, watches, hangs up, shows and lists calls, and shows, changes and
-// checks gateways' directions, through package client. It holds no state and does no call
-// or direction logic of its own; it parses flags and rule files and formats replies.
+// scripts: it places, watches, hangs up, shows and lists calls, shows, changes and checks
+// gateways' directions, and prints the SIP-response report, through package client. It
+// holds no state and does no call, direction or report logic of its own (every report
+// figure is the server's); it parses flags and rule files and formats replies.
 //
 // Usage:
 //

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
@@ -160,6 +162,102 @@ func TestParseList(t *testing.T) {
 		if _, err := parseList(args); !errors.As(err, new(usageError)) {
 			t.Errorf("parseList(%q): got %v, want a usage error", args, err)
 		}
+	}
+}
+
+func TestParseListFilters(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want *telephonyv1.ListCallsRequest
+	}{
+		{
+			name: "code and party",
+			args: []string{"--code", "404", "--party", "finish"},
+			want: &telephonyv1.ListCallsRequest{LastCode: proto.Int32(404), Party: telephonyv1.TerminationParty_TERMINATION_PARTY_FINISH},
+		},
+		{
+			name: "code 0 is a filter, not the zero value",
+			args: []string{"--code", "0"},
+			want: &telephonyv1.ListCallsRequest{LastCode: proto.Int32(0)},
+		},
+		{
+			name: "our 9XX codes",
+			args: []string{"--code", "900", "--party", "KILL"},
+			want: &telephonyv1.ListCallsRequest{LastCode: proto.Int32(900), Party: telephonyv1.TerminationParty_TERMINATION_PARTY_KILL},
+		},
+		{
+			name: "cause as printed, with dashes, or by its proto name",
+			args: []string{"--cause", "ring-timeout"},
+			want: &telephonyv1.ListCallsRequest{Cause: telephonyv1.TerminationCause_TERMINATION_CAUSE_RING_TIMEOUT},
+		},
+		{
+			name: "cause by its proto name",
+			args: []string{"--cause", "TERMINATION_CAUSE_REMOTE_REJECTED"},
+			want: &telephonyv1.ListCallsRequest{Cause: telephonyv1.TerminationCause_TERMINATION_CAUSE_REMOTE_REJECTED},
+		},
+		{
+			name: "time range, RFC 3339 and UTC minutes",
+			args: []string{"--from", "2026-11-25T10:00:00+01:00", "--to", "2026-11-25T10:00"},
+			want: &telephonyv1.ListCallsRequest{
+				CreatedAfter:  timestamppb.New(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)),
+				CreatedBefore: timestamppb.New(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)),
+			},
+		},
+		{
+			name: "from a day on",
+			args: []string{"--from", "2026-11-25"},
+			want: &telephonyv1.ListCallsRequest{CreatedAfter: timestamppb.New(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))},
+		},
+		{name: "no filter leaves last_code unset", args: nil, want: &telephonyv1.ListCallsRequest{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseList(tc.args)
+			if err != nil {
+				t.Fatalf("parseList: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+			if (got.LastCode == nil) != (tc.want.LastCode == nil) {
+				t.Errorf("last_code set: got %v, want %v", got.LastCode != nil, tc.want.LastCode != nil)
+			}
+		})
+	}
+}
+
+func TestParseListFilterErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantMsg string
+	}{
+		{
+			name: "unknown cause", args: []string{"--cause", "busy"},
+			wantMsg: `list: --cause: unknown cause "busy" (want one of hangup_requested, ring_timeout, setup_timeout, ` +
+				"transport_error, max_duration, shutdown, remote_rejected, remote_hangup, direction_blocked, gateway_limit, lost)",
+		},
+		{name: "unspecified cause", args: []string{"--cause", "unspecified"}, wantMsg: `list: --cause: unknown cause "unspecified"`},
+		{name: "unknown party", args: []string{"--party", "remote"}, wantMsg: `list: --party: unknown party "remote" (want one of kill, finish)`},
+		{name: "code not a number", args: []string{"--code", "4xx"}, wantMsg: `invalid value "4xx" for flag -code: want 0 (no response) or a code from 100 to 999`},
+		{name: "code too small", args: []string{"--code", "99"}, wantMsg: `invalid value "99" for flag -code`},
+		{name: "code too large", args: []string{"--code", "1000"}, wantMsg: `invalid value "1000" for flag -code`},
+		{name: "negative code", args: []string{"--code", "-1"}, wantMsg: `invalid value "-1" for flag -code`},
+		{name: "bad time", args: []string{"--from", "11/25/2026"}, wantMsg: `invalid value "11/25/2026" for flag -from: want RFC 3339`},
+		{name: "from after to", args: []string{"--from", "2026-11-25T12:00", "--to", "2026-11-25T11:00"}, wantMsg: "list: --from must be before --to"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseList(tc.args)
+			uerr, ok := errors.AsType[usageError](err)
+			if !ok {
+				t.Fatalf("got %v, want a usageError", err)
+			}
+			if uerr.command != "list" || !strings.Contains(uerr.msg, tc.wantMsg) {
+				t.Errorf("got %q for %q, want a message containing %q for list", uerr.msg, uerr.command, tc.wantMsg)
+			}
+		})
 	}
 }
 

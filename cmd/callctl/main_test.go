@@ -76,6 +76,18 @@ func TestUsage(t *testing.T) {
 			wantStderr: "callctl: invalid value \"X\" for flag -header: want NAME=VALUE\n\nusage: callctl [global flags] place",
 		},
 		{name: "get without id", args: []string{"get"}, wantCode: 2, wantStderr: "callctl: get: CALL_ID is required"},
+		{name: "help lists report", args: []string{"help"}, wantCode: 0, wantStdout: "\n  report [flags]     "},
+		{name: "help report", args: []string{"help", "report"}, wantCode: 0, wantStdout: "usage: callctl [global flags] report [flags]\n"},
+		{name: "report -h", args: []string{"report", "-h"}, wantCode: 0, wantStdout: "--last DURATION   calls created in the DURATION up to now"},
+		{name: "help list", args: []string{"help", "list"}, wantCode: 0, wantStdout: "  --code N             only calls whose last response code is N (0 = no response)\n"},
+		{
+			name: "unknown cause", args: []string{"list", "--cause", "busy"}, wantCode: 2,
+			wantStderr: `callctl: list: --cause: unknown cause "busy" (want one of hangup_requested, ring_timeout,`,
+		},
+		{
+			name: "report with --last and --from", args: []string{"report", "--last", "24h", "--from", "2026-11-25"}, wantCode: 2,
+			wantStderr: "callctl: report: give --from or --last, not both\n\nusage: callctl [global flags] report [flags]",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

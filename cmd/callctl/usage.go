@@ -70,8 +70,42 @@ func commands() []command {
 			name:     "list",
 			synopsis: "[flags]",
 			summary:  "list calls, newest first",
-			flags:    func() *flag.FlagSet { fs, _ := listFlagSet(); return fs },
-			run:      runList,
+			about: "Lists calls, newest first, a page at a time; the filters combine. TIME is RFC 3339\n" +
+				"(2026-11-25T10:00:00+01:00), or 2026-11-25T10:00 or 2026-11-25, read as UTC.\n" +
+				"--code 0 selects the calls that got no response at all. CAUSE is one of\n" +
+				"hangup_requested, ring_timeout, setup_timeout, transport_error, max_duration, shutdown,\n" +
+				"remote_rejected, remote_hangup, direction_blocked, gateway_limit or lost.\n" +
+				"\n" +
+				"Examples:\n" +
+				"  callctl list --gateway carrier-a --code 404 --party finish --from 2026-11-25\n" +
+				"  callctl list --cause ring_timeout --limit 20",
+			flags: func() *flag.FlagSet { fs, _ := listFlagSet(); return fs },
+			run:   runList,
+		},
+		{
+			name:     "report",
+			synopsis: "[flags]",
+			summary:  "print how calls ended per gateway: SIP codes, ASR, NER, ACD, PDD",
+			about: "Prints the SIP-response report the server keeps, per gateway: calls, attempts (calls\n" +
+				"an INVITE was sent for), answered calls, ASR (answered / attempts), NER (attempts the\n" +
+				"provider's network delivered a verdict for: answer, busy, no answer, declined), ACD\n" +
+				"(average talk time), PDD (INVITE to first 18x) p50 and p95, and kill share (calls our\n" +
+				"side ended); then each last response code with its share, what it means and what to\n" +
+				"do about it, who ended the calls and why, and, when the range spans several periods,\n" +
+				"one line per hour or day.\n" +
+				"\n" +
+				"The range is the calls created from --from up to --to. TIME is RFC 3339\n" +
+				"(2026-11-25T10:00:00+01:00), or 2026-11-25T10:00 or 2026-11-25, read as UTC; the\n" +
+				"server rounds --from down to the hour. --last DURATION is the DURATION up to now,\n" +
+				"instead of --from and --to; with neither --from nor --last, the range is the 24 hours\n" +
+				"before --to (default now). With the global --json (callctl --json report ...), prints\n" +
+				"the response as protojson.\n" +
+				"\n" +
+				"Examples:\n" +
+				"  callctl report --gateway carrier-a --last 6h\n" +
+				"  callctl report --from 2026-11-20 --to 2026-11-27 --by day",
+			flags: func() *flag.FlagSet { fs, _ := reportFlagSet(); return fs },
+			run:   runReport,
 		},
 		directionsCommand(),
 	}

@@ -912,7 +912,15 @@ type ListCallsRequest struct {
 	// The next_page_token of the previous page; empty = the first page.
 	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only calls created at or after this time; unset = no lower bound.
-	CreatedAfter  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only calls created before this time; unset = no upper bound.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
+	// Only calls whose last response has this code (0 = no response); unset = any.
+	LastCode *int32 `protobuf:"varint,8,opt,name=last_code,json=lastCode,proto3,oneof" json:"last_code,omitempty"`
+	// Only calls ended by this party; UNSPECIFIED = any.
+	Party TerminationParty `protobuf:"varint,9,opt,name=party,proto3,enum=telephony.v1.TerminationParty" json:"party,omitempty"`
+	// Only calls ended for this cause; UNSPECIFIED = any.
+	Cause         TerminationCause `protobuf:"varint,10,opt,name=cause,proto3,enum=telephony.v1.TerminationCause" json:"cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -987,6 +995,34 @@ func (x *ListCallsRequest) GetCreatedAfter() *timestamppb.Timestamp {
 		return x.CreatedAfter
 	}
 	return nil
+}
+
+func (x *ListCallsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
+}
+
+func (x *ListCallsRequest) GetLastCode() int32 {
+	if x != nil && x.LastCode != nil {
+		return *x.LastCode
+	}
+	return 0
+}
+
+func (x *ListCallsRequest) GetParty() TerminationParty {
+	if x != nil {
+		return x.Party
+	}
+	return TerminationParty_TERMINATION_PARTY_UNSPECIFIED
+}
+
+func (x *ListCallsRequest) GetCause() TerminationCause {
+	if x != nil {
+		return x.Cause
+	}
+	return TerminationCause_TERMINATION_CAUSE_UNSPECIFIED
 }
 
 // ListCallsResponse is one page of calls, newest first.
@@ -1105,7 +1141,7 @@ const file_telephony_v1_call_service_proto_rawDesc = "" +
 	"\x0eGetCallRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\"9\n" +
 	"\x0fGetCallResponse\x12&\n" +
-	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"\xd7\x02\n" +
+	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"\xb6\x04\n" +
 	"\x10ListCallsRequest\x12\x18\n" +
 	"\agateway\x18\x01 \x01(\tR\agateway\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.telephony.v1.CallStateR\x05state\x12B\n" +
@@ -1113,10 +1149,17 @@ const file_telephony_v1_call_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\x12?\n" +
-	"\rcreated_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x1a9\n" +
+	"\rcreated_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12 \n" +
+	"\tlast_code\x18\b \x01(\x05H\x00R\blastCode\x88\x01\x01\x124\n" +
+	"\x05party\x18\t \x01(\x0e2\x1e.telephony.v1.TerminationPartyR\x05party\x124\n" +
+	"\x05cause\x18\n" +
+	" \x01(\x0e2\x1e.telephony.v1.TerminationCauseR\x05cause\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_last_code\"e\n" +
 	"\x11ListCallsResponse\x12(\n" +
 	"\x05calls\x18\x01 \x03(\v2\x12.telephony.v1.CallR\x05calls\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*q\n" +
@@ -1171,6 +1214,8 @@ var file_telephony_v1_call_service_proto_goTypes = []any{
 	(*SipStatus)(nil),             // 22: telephony.v1.SipStatus
 	(CallState)(0),                // 23: telephony.v1.CallState
 	(*Termination)(nil),           // 24: telephony.v1.Termination
+	(TerminationParty)(0),         // 25: telephony.v1.TerminationParty
+	(TerminationCause)(0),         // 26: telephony.v1.TerminationCause
 }
 var file_telephony_v1_call_service_proto_depIdxs = []int32{
 	18, // 0: telephony.v1.PlaceCallRequest.ring_timeout:type_name -> google.protobuf.Duration
@@ -1198,22 +1243,25 @@ var file_telephony_v1_call_service_proto_depIdxs = []int32{
 	23, // 22: telephony.v1.ListCallsRequest.state:type_name -> telephony.v1.CallState
 	17, // 23: telephony.v1.ListCallsRequest.labels:type_name -> telephony.v1.ListCallsRequest.LabelsEntry
 	20, // 24: telephony.v1.ListCallsRequest.created_after:type_name -> google.protobuf.Timestamp
-	19, // 25: telephony.v1.ListCallsResponse.calls:type_name -> telephony.v1.Call
-	1,  // 26: telephony.v1.CallService.PlaceCall:input_type -> telephony.v1.PlaceCallRequest
-	3,  // 27: telephony.v1.CallService.WatchCall:input_type -> telephony.v1.WatchCallRequest
-	9,  // 28: telephony.v1.CallService.HangUp:input_type -> telephony.v1.HangUpRequest
-	11, // 29: telephony.v1.CallService.GetCall:input_type -> telephony.v1.GetCallRequest
-	13, // 30: telephony.v1.CallService.ListCalls:input_type -> telephony.v1.ListCallsRequest
-	2,  // 31: telephony.v1.CallService.PlaceCall:output_type -> telephony.v1.PlaceCallResponse
-	4,  // 32: telephony.v1.CallService.WatchCall:output_type -> telephony.v1.CallEvent
-	10, // 33: telephony.v1.CallService.HangUp:output_type -> telephony.v1.HangUpResponse
-	12, // 34: telephony.v1.CallService.GetCall:output_type -> telephony.v1.GetCallResponse
-	14, // 35: telephony.v1.CallService.ListCalls:output_type -> telephony.v1.ListCallsResponse
-	31, // [31:36] is the sub-list for method output_type
-	26, // [26:31] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	20, // 25: telephony.v1.ListCallsRequest.created_before:type_name -> google.protobuf.Timestamp
+	25, // 26: telephony.v1.ListCallsRequest.party:type_name -> telephony.v1.TerminationParty
+	26, // 27: telephony.v1.ListCallsRequest.cause:type_name -> telephony.v1.TerminationCause
+	19, // 28: telephony.v1.ListCallsResponse.calls:type_name -> telephony.v1.Call
+	1,  // 29: telephony.v1.CallService.PlaceCall:input_type -> telephony.v1.PlaceCallRequest
+	3,  // 30: telephony.v1.CallService.WatchCall:input_type -> telephony.v1.WatchCallRequest
+	9,  // 31: telephony.v1.CallService.HangUp:input_type -> telephony.v1.HangUpRequest
+	11, // 32: telephony.v1.CallService.GetCall:input_type -> telephony.v1.GetCallRequest
+	13, // 33: telephony.v1.CallService.ListCalls:input_type -> telephony.v1.ListCallsRequest
+	2,  // 34: telephony.v1.CallService.PlaceCall:output_type -> telephony.v1.PlaceCallResponse
+	4,  // 35: telephony.v1.CallService.WatchCall:output_type -> telephony.v1.CallEvent
+	10, // 36: telephony.v1.CallService.HangUp:output_type -> telephony.v1.HangUpResponse
+	12, // 37: telephony.v1.CallService.GetCall:output_type -> telephony.v1.GetCallResponse
+	14, // 38: telephony.v1.CallService.ListCalls:output_type -> telephony.v1.ListCallsResponse
+	34, // [34:39] is the sub-list for method output_type
+	29, // [29:34] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_telephony_v1_call_service_proto_init() }
@@ -1228,6 +1276,7 @@ func file_telephony_v1_call_service_proto_init() {
 		(*CallEvent_StateChanged)(nil),
 		(*CallEvent_Ended)(nil),
 	}
+	file_telephony_v1_call_service_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
