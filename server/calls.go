@@ -2,13 +2,10 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -205,74 +202,6 @@ func (s *CallService) GetCall(ctx context.Context, r *telephonyv1.GetCallRequest
 		return nil, toStatus(ctx, s.log, err)
 	}
 	return &telephonyv1.GetCallResponse{Call: callToProto(rec)}, nil
-}
-
-// ListCalls implements telephony.v1.CallService.
-func (s *CallService) ListCalls(ctx context.Context, r *telephonyv1.ListCallsRequest) (*telephonyv1.ListCallsResponse, error) {
-	f, err := listFilter(r)
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	calls, next, err := s.records.List(ctx, f)
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	resp := &telephonyv1.ListCallsResponse{NextPageToken: encodeCursor(next)}
-	for _, c := range calls {
-		resp.Calls = append(resp.Calls, callToProto(c))
-	}
-	return resp, nil
-}
-
-func listFilter(r *telephonyv1.ListCallsRequest) (tracker.Filter, error) {
-	f := tracker.Filter{Gateway: r.GetGateway(), Labels: r.GetLabels(), Limit: int(r.GetPageSize())}
-	if f.Limit < 0 || f.Limit > 1000 {
-		return f, invalid("page_size", "must be between 0 and 1000")
-	}
-	if st := r.GetState(); st != 0 {
-		if _, ok := telephonyv1.CallState_name[int32(st)]; !ok {
-			return f, invalid("state", "unknown state %d", st)
-		}
-		f.State = telephony.State(st)
-	}
-	if err := checkLabels("labels", f.Labels); err != nil {
-		return f, err
-	}
-	if t := r.GetCreatedAfter(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			return f, invalid("created_after", "%v", err)
-		}
-		f.CreatedAfter = t.AsTime()
-	}
-	var err error
-	if f.After, err = decodeCursor(r.GetPageToken()); err != nil {
-		return f, err
-	}
-	return f, nil
-}
-
-// Page tokens are opaque to clients: base64 of "<created unix nanos>:<call id>".
-func encodeCursor(c tracker.Cursor) string {
-	if c.IsZero() {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s", c.CreatedAt.UnixNano(), c.ID))
-}
-
-func decodeCursor(tok string) (tracker.Cursor, error) {
-	if tok == "" {
-		return tracker.Cursor{}, nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return tracker.Cursor{}, invalid("page_token", "not a token from this service")
-	}
-	nanos, id, ok := strings.Cut(string(raw), ":")
-	n, err := strconv.ParseInt(nanos, 10, 64)
-	if !ok || err != nil || id == "" {
-		return tracker.Cursor{}, invalid("page_token", "not a token from this service")
-	}
-	return tracker.Cursor{CreatedAt: time.Unix(0, n), ID: id}, nil
 }
 
 // WatchCall implements telephony.v1.CallService.

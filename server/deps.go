@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/ccplane/telephony"
 	"github.com/ccplane/telephony/directions"
@@ -14,12 +15,18 @@ type dialer interface {
 	Dial(ctx context.Context, req sipengine.DialRequest) (*sipengine.Call, error)
 }
 
-// records keeps call records; *tracker.Memory implements it.
+// records keeps call records; the tracker stores (memory, Redis, buffered) implement it.
 type records interface {
 	Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error)
 	Update(ctx context.Context, c *telephony.Call) error
 	Get(ctx context.Context, id string) (*telephony.Call, error)
 	List(ctx context.Context, f tracker.Filter) ([]*telephony.Call, tracker.Cursor, error)
+}
+
+// reportBuckets reads the hourly aggregates the record store keeps as calls end; tracker
+// stores implement it.
+type reportBuckets interface {
+	Buckets(ctx context.Context, gateway string, from, to time.Time) ([]tracker.Bucket, error)
 }
 
 // directionRules is the directions store DirectionService edits; directions.Store
@@ -39,7 +46,7 @@ type directionCheck interface {
 
 var (
 	_ dialer         = (*sipengine.Engine)(nil)
-	_ records        = (*tracker.Memory)(nil)
+	_ records        = tracker.Store(nil)
 	_ directionRules = (*directions.Memory)(nil)
 	_ directionRules = (*directions.Redis)(nil)
 	_ directionCheck = (*directions.Cache)(nil)

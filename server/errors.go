@@ -18,8 +18,9 @@ import (
 )
 
 var (
-	errUnknownGateway = errors.New("unknown gateway")
-	errShuttingDown   = errors.New("shutting down")
+	errUnknownGateway     = errors.New("unknown gateway")
+	errShuttingDown       = errors.New("shutting down")
+	errRecordsUnavailable = errors.New("call records unavailable")
 )
 
 // errorDomain is the ErrorInfo domain of the errors this service defines.
@@ -75,6 +76,9 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.Unavailable, "the service is shutting down; nothing was sent, retry on another instance")
 	case errors.Is(err, directions.ErrUnavailable):
 		return status.Error(codes.Unavailable, err.Error()+"; nothing was sent")
+	case errors.Is(err, errRecordsUnavailable):
+		log.ErrorContext(ctx, "record store failed", "err", err)
+		return status.Error(codes.Unavailable, "the call records cannot be read right now")
 	case errors.Is(err, errRulesUnavailable):
 		log.ErrorContext(ctx, "directions store failed", "err", err)
 		return status.Error(codes.Unavailable, "the directions store cannot be reached; nothing was changed")

@@ -17,10 +17,10 @@ import (
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
-// NewGRPCServer returns a gRPC server with the call and direction services, gRPC health (the
+// NewGRPCServer returns a gRPC server with the call, direction and report services, gRPC health (the
 // service names and the empty name SERVING) and server reflection, behind logging and panic
 // recovery. The caller serves it and flips health on shutdown.
-func NewGRPCServer(log *slog.Logger, calls *CallService, dirs *DirectionService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+func NewGRPCServer(log *slog.Logger, calls *CallService, dirs *DirectionService, reports *ReportService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -40,9 +40,12 @@ func NewGRPCServer(log *slog.Logger, calls *CallService, dirs *DirectionService,
 	srv := grpc.NewServer(opts...)
 	telephonyv1.RegisterCallServiceServer(srv, calls)
 	telephonyv1.RegisterDirectionServiceServer(srv, dirs)
+	telephonyv1.RegisterReportServiceServer(srv, reports)
 	hs := health.NewServer()
 	hs.SetServingStatus(telephonyv1.CallService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(telephonyv1.DirectionService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	for _, name := range []string{telephonyv1.DirectionService_ServiceDesc.ServiceName, telephonyv1.ReportService_ServiceDesc.ServiceName} {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	return srv, hs

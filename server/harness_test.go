@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/ccplane/telephony/directions"
+	"github.com/ccplane/telephony/internal/testenv"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/ccplane/telephony/server"
 	"github.com/ccplane/telephony/sipengine"
@@ -28,6 +30,7 @@ type stack struct {
 	conn       *grpc.ClientConn
 	client     telephonyv1.CallServiceClient
 	directions telephonyv1.DirectionServiceClient
+	reports    telephonyv1.ReportServiceClient
 	engine     *sipengine.Engine
 }
 
@@ -36,6 +39,8 @@ type stackConfig struct {
 	setupTimeout time.Duration
 	// rules are the gateways' directions; a gateway without an entry may dial every number.
 	rules map[string][]directions.Rule
+	// redisRecords keeps call records in a redis-server of the test's own, not in memory.
+	redisRecords bool
 }
 
 func startStack(t *testing.T, sc stackConfig) *stack {
@@ -75,11 +80,20 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	if err := cache.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Logger: log}, engine, tracker.NewMemory(), cache)
+	var records tracker.Store = tracker.NewMemory()
+	if sc.redisRecords {
+		client := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
+		t.Cleanup(func() { client.Close() })
+		if records, err = tracker.NewRedis(tracker.RedisConfig{}, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Logger: log}, engine, records, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache))
+	srv, _ := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache),
+		server.NewReportService(log, names, records, nil, nil))
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	cc, err := grpc.NewClient("passthrough:///bufconn",
@@ -96,7 +110,7 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		srv.Stop()
 	})
 	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc),
-		directions: telephonyv1.NewDirectionServiceClient(cc), engine: engine}
+		directions: telephonyv1.NewDirectionServiceClient(cc), reports: telephonyv1.NewReportServiceClient(cc), engine: engine}
 }
 
 // render writes an event as one short line, so that whole histories compare as strings:

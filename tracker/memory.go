@@ -1,8 +1,9 @@
 package tracker
 
 import (
+	"cmp"
 	"context"
-	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -11,16 +12,15 @@ import (
 	"github.com/ccplane/telephony"
 )
 
-// ErrNotFound is returned for a call id the tracker has no record of.
-var ErrNotFound = errors.New("tracker: call not found")
-
-// Memory keeps records in process memory, for the embedded default and for tests. It is safe
-// for concurrent use. Records are kept until the process ends.
+// Memory is a Store in process memory, for the embedded default and for tests. It is safe
+// for concurrent use. Records and aggregates are kept until the process ends: there is no
+// retention, so a long-running instance without Redis grows with every call.
 type Memory struct {
 	mu        sync.RWMutex
 	byID      map[string]*telephony.Call
 	byRequest map[string]string // request id → call id
 	order     []Cursor          // every call, oldest first by (created_at, id)
+	buckets   map[bucketKey]map[string]int64
 }
 
 // NewMemory returns an empty in-memory tracker.
@@ -28,40 +28,70 @@ func NewMemory() *Memory {
 	return &Memory{
 		byID:      make(map[string]*telephony.Call),
 		byRequest: make(map[string]string),
+		buckets:   make(map[bucketKey]map[string]int64),
 	}
 }
 
-// Create stores a new call. When c carries a request id that an earlier call already claimed,
-// nothing is stored and that earlier call is returned with created false: the caller must not
-// dial again. The tracker keeps its own copy of c.
+// Create implements Store. The tracker keeps its own copy of c.
 func (m *Memory) Create(_ context.Context, c *telephony.Call) (got *telephony.Call, created bool, err error) {
+	if err := validate(c); err != nil {
+		return nil, false, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c.RequestID != "" {
-		if id, ok := m.byRequest[c.RequestID]; ok {
+		if id, ok := m.byRequest[c.RequestID]; ok && id != c.ID {
 			return m.byID[id].Clone(), false, nil
 		}
 		m.byRequest[c.RequestID] = c.ID
+	}
+	if old, ok := m.byID[c.ID]; ok {
+		return old.Clone(), true, nil // the same Create again
 	}
 	m.byID[c.ID] = c.Clone()
 	// Calls arrive in creation order but for clock steps, so the search is usually the end.
 	at, _ := slices.BinarySearchFunc(m.order, cursorOf(c), Cursor.compare)
 	m.order = slices.Insert(m.order, at, cursorOf(c))
+	if c.Termination.Ended() {
+		m.countLocked(c)
+	}
 	return c.Clone(), true, nil
 }
 
-// Update replaces the record of an existing call with a copy of c.
+// Update implements Store.
 func (m *Memory) Update(_ context.Context, c *telephony.Call) error {
+	if err := validate(c); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.byID[c.ID]; !ok {
+	old, ok := m.byID[c.ID]
+	switch {
+	case !ok:
 		return ErrNotFound
+	case old.Termination.Ended() && !c.Termination.Ended():
+		return nil // a stale intermediate version: the ended record is final
+	case !old.Termination.Ended() && c.Termination.Ended():
+		m.countLocked(c)
 	}
 	m.byID[c.ID] = c.Clone()
 	return nil
 }
 
-// Get returns a copy of the record of call id.
+// countLocked adds the counters of c, which just ended, into its bucket.
+func (m *Memory) countLocked(c *telephony.Call) {
+	k := bucketOf(c)
+	b := m.buckets[k]
+	if b == nil {
+		b = make(map[string]int64)
+		m.buckets[k] = b
+	}
+	for name, n := range Counters(c) {
+		b[name] += n
+	}
+}
+
+// Get implements Store.
 func (m *Memory) Get(_ context.Context, id string) (*telephony.Call, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -72,8 +102,7 @@ func (m *Memory) Get(_ context.Context, id string) (*telephony.Call, error) {
 	return c.Clone(), nil
 }
 
-// List returns the calls that match f, newest first, at most f.Limit of them, and the cursor
-// of the next page (empty when there is none).
+// List implements Store.
 func (m *Memory) List(_ context.Context, f Filter) ([]*telephony.Call, Cursor, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -81,8 +110,18 @@ func (m *Memory) List(_ context.Context, f Filter) ([]*telephony.Call, Cursor, e
 	if !f.After.IsZero() {
 		end, _ = slices.BinarySearchFunc(m.order, f.After, Cursor.compare)
 	}
+	if !f.CreatedBefore.IsZero() {
+		// The first call created at CreatedBefore or later, whatever its id.
+		before, _ := slices.BinarySearchFunc(m.order, f.CreatedBefore, func(c Cursor, t time.Time) int {
+			return c.CreatedAt.Compare(t)
+		})
+		end = min(end, before)
+	}
 	var out []*telephony.Call
 	for i := end - 1; i >= 0; i-- {
+		if m.order[i].CreatedAt.Before(f.CreatedAfter) {
+			break // older ones are all before it too
+		}
 		c := m.byID[m.order[i].ID]
 		if !f.matches(c) {
 			continue
@@ -95,57 +134,24 @@ func (m *Memory) List(_ context.Context, f Filter) ([]*telephony.Call, Cursor, e
 	return out, Cursor{}, nil
 }
 
-// Filter selects calls for List. Its conditions combine with AND; zero fields match all.
-type Filter struct {
-	Gateway      string
-	State        telephony.State
-	Labels       map[string]string
-	CreatedAfter time.Time // inclusive
-	Limit        int       // default 50
-	After        Cursor    // continue after this call (the previous page's last)
-}
-
-func (f Filter) limit() int {
-	if f.Limit <= 0 {
-		return 50
-	}
-	return f.Limit
-}
-
-func (f Filter) matches(c *telephony.Call) bool {
-	if f.Gateway != "" && c.Gateway != f.Gateway {
-		return false
-	}
-	if f.State != 0 && c.State != f.State {
-		return false
-	}
-	if !f.CreatedAfter.IsZero() && c.CreatedAt.Before(f.CreatedAfter) {
-		return false
-	}
-	for k, v := range f.Labels {
-		if got, ok := c.Labels[k]; !ok || got != v {
-			return false
+// Buckets implements Store.
+func (m *Memory) Buckets(_ context.Context, gateway string, from, to time.Time) ([]Bucket, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	first, end := hourRange(from, to)
+	var out []Bucket
+	for k, counters := range m.buckets {
+		if gateway != "" && k.gateway != gateway || len(counters) == 0 || k.hour < first || k.hour >= end {
+			continue
 		}
+		out = append(out, Bucket{Gateway: k.gateway, Hour: time.Unix(k.hour, 0).UTC(), Counters: maps.Clone(counters)})
 	}
-	return true
+	sortBuckets(out)
+	return out, nil
 }
 
-// Cursor is a position in the newest-first order: the creation time and id of the last call
-// of a page. The zero Cursor is the start.
-type Cursor struct {
-	CreatedAt time.Time
-	ID        string
+func sortBuckets(bs []Bucket) {
+	slices.SortFunc(bs, func(a, b Bucket) int {
+		return cmp.Or(strings.Compare(a.Gateway, b.Gateway), a.Hour.Compare(b.Hour))
+	})
 }
-
-// IsZero reports whether the cursor is the start of the list.
-func (c Cursor) IsZero() bool { return c.ID == "" }
-
-// compare orders cursors oldest first, by creation time and then id.
-func (c Cursor) compare(o Cursor) int {
-	if n := c.CreatedAt.Compare(o.CreatedAt); n != 0 {
-		return n
-	}
-	return strings.Compare(c.ID, o.ID)
-}
-
-func cursorOf(c *telephony.Call) Cursor { return Cursor{CreatedAt: c.CreatedAt, ID: c.ID} }

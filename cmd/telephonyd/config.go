@@ -29,9 +29,10 @@ type fileConfig struct {
 		SDPFile      string   `yaml:"sdp_file"`
 	} `yaml:"sip"`
 	Calls struct {
-		RingTimeout    duration `yaml:"ring_timeout"`
-		MaxDuration    duration `yaml:"max_duration"`
-		EventRetention duration `yaml:"event_retention"`
+		RingTimeout     duration `yaml:"ring_timeout"`
+		MaxDuration     duration `yaml:"max_duration"`
+		EventRetention  duration `yaml:"event_retention"`
+		RecordRetention duration `yaml:"record_retention"`
 	} `yaml:"calls"`
 	Redis struct {
 		URL string `yaml:"url"`
@@ -57,6 +58,9 @@ type gatewayConfig struct {
 	// Allow and Deny seed the gateway's directions when the store has none for it yet.
 	Allow []string `yaml:"allow"`
 	Deny  []string `yaml:"deny"`
+	// Meanings are what this provider means by some codes, shown in reports next to the
+	// standard meaning (e.g. 480: "channel capacity exceeded").
+	Meanings map[int]string `yaml:"meanings"`
 }
 
 // seedRules are the gateway's configured directions.
@@ -155,6 +159,11 @@ func (c fileConfig) validate() error {
 	for i, g := range c.Gateways {
 		if err := g.gateway().Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("gateways[%d] (%s): %w", i, g.Name, err))
+		}
+		for code := range g.Meanings {
+			if code < 100 || code > 999 {
+				errs = append(errs, fmt.Errorf("gateways[%d] (%s) meanings: %d is not a SIP code", i, g.Name, code))
+			}
 		}
 		if _, err := directions.Compile(g.seedRules()); err != nil {
 			errs = append(errs, fmt.Errorf("gateways[%d] (%s) allow/deny: %w", i, g.Name, err))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
@@ -15,21 +14,10 @@ import (
 // store has none yet (so changes made through the API survive a restart), and loads the
 // cache. A gateway whose rules cannot be loaded refuses calls until they can; one with no
 // rules dials nothing, and the log says so.
-func openDirections(ctx context.Context, cfg fileConfig, log *slog.Logger) (directions.Store, *directions.Cache, func() error, error) {
+func openDirections(ctx context.Context, cfg fileConfig, client redis.UniversalClient, log *slog.Logger) (directions.Store, *directions.Cache) {
 	var store directions.Store = directions.NewMemory()
-	closeStore := func() error { return nil }
-	if cfg.Redis.URL != "" {
-		opt, err := redis.ParseURL(cfg.Redis.URL)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("redis.url: %w", err)
-		}
-		client := redis.NewUniversalClient(&redis.UniversalOptions{
-			Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
-			DB: opt.DB, TLSConfig: opt.TLSConfig,
-		})
-		store, closeStore = directions.NewRedis(client), client.Close
-		// go-redis logs dial failures through a process-wide logger of its own.
-		redis.SetLogger(redisLogger{log.With("component", "redis")})
+	if client != nil {
+		store = directions.NewRedis(client)
 	}
 	names := make([]string, 0, len(cfg.Gateways))
 	for _, g := range cfg.Gateways {
@@ -53,12 +41,5 @@ func openDirections(ctx context.Context, cfg fileConfig, log *slog.Logger) (dire
 			log.Warn("gateway has no directions: it dials nothing until rules are set", "gateway_id", name)
 		}
 	}
-	return store, cache, closeStore, nil
-}
-
-// redisLogger sends go-redis's own messages (reconnects, dial failures) to our log.
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+	return store, cache
 }

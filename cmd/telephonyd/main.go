@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer svc.closeStore()
+	defer svc.closeRedis()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -90,9 +90,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("directions cache stopped", "err", err)
 		}
 	})
+	recordsCtx, stopRecords := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRecords()
+	wg.Go(func() {
+		if err := svc.records.run(recordsCtx); err != nil {
+			log.Error("record writer stopped", "err", err)
+		}
+	})
 	sipCtx, stopSIP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSIP()
+	engineDone := make(chan struct{})
 	wg.Go(func() {
+		defer close(engineDone)
 		if err := svc.engine.Run(sipCtx); err != nil {
 			log.Error("sip engine stopped", "err", err)
 		}
@@ -143,6 +152,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	svc.health.Shutdown()
 	svc.calls.Drain()
 	stopSIP() // the engine ends every live call and returns once they are recorded
+	<-engineDone
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelFlush()
+	if err := svc.records.flush(flushCtx); err != nil {
+		log.Error("call records not all written", "err", err)
+	}
 	graceful := time.AfterFunc(10*time.Second, svc.grpc.Stop)
 	defer graceful.Stop()
 	svc.grpc.GracefulStop()
@@ -154,8 +169,9 @@ type service struct {
 	engine       *sipengine.Engine
 	calls        *server.CallService
 	rules        *directions.Cache
+	records      records
 	gatewayNames []string
-	closeStore   func() error
+	closeRedis   func() error
 	grpc         *grpc.Server
 	health       interface{ Shutdown() }
 }
@@ -183,15 +199,28 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 	if err != nil {
 		return nil, err
 	}
-	store, cache, closeStore, err := openDirections(ctx, cfg, log)
+	client, err := openRedis(cfg, log)
 	if err != nil {
 		return nil, errors.Join(err, engine.Close())
 	}
+	closeRedis := func() error { return nil }
+	if client != nil {
+		closeRedis = client.Close
+	}
+	store, cache := openDirections(ctx, cfg, client, log)
+	recs, err := openRecords(cfg, client, log)
+	if err != nil {
+		return nil, errors.Join(err, engine.Close(), closeRedis())
+	}
 	gws := make([]sipengine.Gateway, 0, len(cfg.Gateways))
 	names := make([]string, 0, len(cfg.Gateways))
+	meanings := tracker.Meanings{}
 	for _, g := range cfg.Gateways {
 		gws = append(gws, g.gateway())
 		names = append(names, g.Name)
+		if len(g.Meanings) > 0 {
+			meanings[g.Name] = g.Meanings
+		}
 	}
 	calls, err := server.NewCallService(server.Config{
 		Gateways:       gws,
@@ -199,12 +228,14 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 		MaxDuration:    time.Duration(cfg.Calls.MaxDuration),
 		EventRetention: time.Duration(cfg.Calls.EventRetention),
 		Logger:         log,
-	}, engine, tracker.NewMemory(), cache)
+	}, engine, recs, cache)
 	if err != nil {
-		return nil, errors.Join(err, engine.Close(), closeStore())
+		return nil, errors.Join(err, engine.Close(), closeRedis())
 	}
-	srv, hs := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache))
-	return &service{engine: engine, calls: calls, rules: cache, gatewayNames: names, closeStore: closeStore, grpc: srv, health: hs}, nil
+	srv, hs := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache),
+		server.NewReportService(log, names, recs, meanings, nil))
+	return &service{engine: engine, calls: calls, rules: cache, records: recs, gatewayNames: names,
+		closeRedis: closeRedis, grpc: srv, health: hs}, nil
 }
 
 func newLogger(cfg fileConfig, w io.Writer) (*slog.Logger, error) {

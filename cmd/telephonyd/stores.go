@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ccplane/telephony/tracker"
+)
+
+// openRedis returns the client of redis.url, or nil when it is empty (in-memory stores).
+func openRedis(cfg fileConfig, log *slog.Logger) (redis.UniversalClient, error) {
+	if cfg.Redis.URL == "" {
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(cfg.Redis.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	// go-redis logs dial failures through a process-wide logger of its own.
+	redis.SetLogger(redisLogger{log.With("component", "redis")})
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
+		DB: opt.DB, TLSConfig: opt.TLSConfig,
+	}), nil
+}
+
+// redisLogger sends go-redis's own messages (reconnects, dial failures) to our log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// records is where call records live: in Redis behind a local buffer that keeps them while
+// Redis is unreachable (run Run, and Flush on shutdown), or in process memory.
+type records struct {
+	tracker.Store
+	buffer *tracker.Buffered // nil for memory
+}
+
+func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger) (records, error) {
+	if client == nil {
+		return records{Store: tracker.NewMemory()}, nil
+	}
+	store, err := tracker.NewRedis(tracker.RedisConfig{Retention: time.Duration(cfg.Calls.RecordRetention), Logger: log}, client)
+	if err != nil {
+		return records{}, err
+	}
+	buf, err := tracker.NewBuffered(tracker.BufferConfig{Logger: log}, store)
+	if err != nil {
+		return records{}, err
+	}
+	return records{Store: buf, buffer: buf}, nil
+}
+
+// run keeps the buffer draining into Redis until ctx ends.
+func (r records) run(ctx context.Context) error {
+	if r.buffer == nil {
+		return nil
+	}
+	return r.buffer.Run(ctx)
+}
+
+// flush writes every buffered record; called at shutdown once the calls have ended.
+func (r records) flush(ctx context.Context) error {
+	if r.buffer == nil {
+		return nil
+	}
+	return r.buffer.Flush(ctx)
+}

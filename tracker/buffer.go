@@ -1,0 +1,460 @@
+package tracker
+
+import (
+	"cmp"
+	"container/list"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ccplane/telephony"
+)
+
+// BufferConfig configures a Buffered store. The zero value of every field is its default.
+type BufferConfig struct {
+	// Bound is the most calls whose latest record the buffer holds. When it is full, an
+	// intermediate record gives way before a final one and the oldest before the newest;
+	// reaching the bound and every final record dropped are logged at Error. Default 100,000.
+	Bound int
+	// WriteTimeout bounds each store write, so that an unreachable store holds an Update
+	// (and so the call that made it) at most this long before the record is buffered.
+	// Default 2 s.
+	WriteTimeout time.Duration
+	// RetryMin and RetryMax bound the wait between attempts to write the buffer to a store
+	// that failed: RetryMin (default 100 ms), doubled after each failure up to RetryMax
+	// (default 5 s).
+	RetryMin, RetryMax time.Duration
+	// Logger receives outages (Warn), recoveries (Info) and dropped records (Error).
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// Validate reports negative values and a RetryMax below RetryMin.
+func (c BufferConfig) Validate() error {
+	if c.Bound < 0 || c.WriteTimeout < 0 || c.RetryMin < 0 || c.RetryMax < 0 {
+		return fmt.Errorf("tracker: buffer config %+v has a negative value", c)
+	}
+	if c.RetryMax != 0 && c.RetryMax < cmp.Or(c.RetryMin, defaultRetryMin) {
+		return fmt.Errorf("tracker: retry max %v is below retry min", c.RetryMax)
+	}
+	return nil
+}
+
+const (
+	defaultBound        = 100_000
+	defaultWriteTimeout = 2 * time.Second
+	defaultRetryMin     = 100 * time.Millisecond
+	defaultRetryMax     = 5 * time.Second
+	// writeBatch is how many buffered records are written at once: enough to empty a full
+	// buffer in seconds once the store is back, few enough for one connection pool.
+	writeBatch = 64
+)
+
+// Buffered is a Store that survives its store being unreachable. Create, Get, List and
+// Buckets go to the store (Create must answer request-id idempotency there and then), but
+// an Update the store cannot take is kept in a bounded local buffer, latest version per
+// call, and written when the store is back: by Run, which retries with backoff, or by
+// Flush at shutdown. While the store is failing, Updates go straight to the buffer so that
+// calls are not held by timeouts. Get and List answer the buffered version of a call
+// whose latest record is still buffered. Buckets count a buffered final record once it is
+// written. It is safe for concurrent use, but the Updates of one call must not overlap
+// (the server writes each call from one goroutine, in order).
+type Buffered struct {
+	store Store
+	cfg   BufferConfig
+	log   *slog.Logger
+
+	// writing is held by whoever writes buffered records (Run's loop or Flush), so that a
+	// call's buffered versions are never written concurrently and out of order.
+	writing sync.Mutex
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	final   list.List // entries holding an ended record, oldest first
+	partial list.List // entries holding an intermediate record, oldest first
+	down    bool      // the store failed last time: Updates go straight to the buffer
+	full    bool      // the bound was reached since the buffer was last empty (logged once)
+	dropped int64
+	wake    chan struct{} // 1: one poke covers every record buffered
+}
+
+// entry is the latest version of one call that the store does not have yet. Its call is
+// never modified, only replaced, so readers may use it outside the lock.
+type entry struct {
+	call     *telephony.Call
+	elem     *list.Element // in final or partial
+	inflight bool          // being written: never evicted, lest an older version land after a newer one
+}
+
+// NewBuffered returns a Buffered over s. Run must run for buffered records to be written
+// before Flush.
+func NewBuffered(cfg BufferConfig, s Store) (*Buffered, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Bound = cmp.Or(cfg.Bound, defaultBound)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, defaultWriteTimeout)
+	cfg.RetryMin = cmp.Or(cfg.RetryMin, defaultRetryMin)
+	cfg.RetryMax = cmp.Or(cfg.RetryMax, max(defaultRetryMax, cfg.RetryMin))
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Buffered{
+		store:   s,
+		cfg:     cfg,
+		log:     log.With("component", "tracker"),
+		entries: make(map[string]*entry),
+		wake:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Create implements Store: it is the store's Create.
+func (b *Buffered) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
+	return b.store.Create(ctx, c)
+}
+
+// Update implements Store. It returns nil once the record is written or buffered, and the
+// store's error only for a record it refuses (ErrNotFound, ErrInvalidCall).
+func (b *Buffered) Update(ctx context.Context, c *telephony.Call) error {
+	if err := validate(c); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if _, ok := b.entries[c.ID]; ok || b.down {
+		// Behind a buffered version of the call, a direct write could land first and be
+		// overwritten by the older one.
+		b.putLocked(c.Clone())
+		b.mu.Unlock()
+		b.poke()
+		return nil
+	}
+	b.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.WriteTimeout)
+	err := b.store.Update(wctx, c)
+	cancel()
+	if err == nil || permanent(err) {
+		return err
+	}
+	b.mu.Lock()
+	b.putLocked(c.Clone())
+	if ctx.Err() == nil { // the caller giving up says nothing about the store
+		b.markDownLocked(ctx, err)
+	}
+	b.mu.Unlock()
+	b.poke()
+	return nil
+}
+
+// Get implements Store.
+func (b *Buffered) Get(ctx context.Context, id string) (*telephony.Call, error) {
+	b.mu.Lock()
+	e := b.entries[id]
+	b.mu.Unlock()
+	if e != nil {
+		return e.call.Clone(), nil
+	}
+	return b.store.Get(ctx, id)
+}
+
+// List implements Store: the store's page, with the buffered versions of the calls in the
+// part of the order it covers put in (or taken out, if they no longer match).
+func (b *Buffered) List(ctx context.Context, f Filter) ([]*telephony.Call, Cursor, error) {
+	page, next, err := b.store.List(ctx, f)
+	if err != nil {
+		return nil, Cursor{}, err
+	}
+	b.mu.Lock()
+	pending := make([]*telephony.Call, 0, len(b.entries))
+	for _, e := range b.entries {
+		pending = append(pending, e.call)
+	}
+	b.mu.Unlock()
+	page, next = mergePage(f, page, next, pending)
+	return page, next, nil
+}
+
+// mergePage puts the buffered versions of calls into a page of the store. The page covers
+// the order from f.After (exclusive) down to next (inclusive), or to the end when next is
+// zero; a buffered call there replaces the store's version, or joins the page if only its
+// buffered version matches. Creation times never change, so every call stays in the same
+// page, and a page grown past the limit ends earlier, with the next page starting there.
+func mergePage(f Filter, page []*telephony.Call, next Cursor, pending []*telephony.Call) ([]*telephony.Call, Cursor) {
+	latest := make(map[string]*telephony.Call)
+	for _, c := range pending {
+		cur := cursorOf(c)
+		if (f.After.IsZero() || cur.compare(f.After) < 0) && (next.IsZero() || cur.compare(next) >= 0) {
+			latest[c.ID] = c
+		}
+	}
+	if len(latest) == 0 {
+		return page, next
+	}
+	out := make([]*telephony.Call, 0, len(page)+len(latest))
+	for _, c := range page {
+		if p, ok := latest[c.ID]; ok {
+			c = p
+			delete(latest, p.ID)
+			if !f.matches(c) {
+				continue
+			}
+			c = c.Clone()
+		}
+		out = append(out, c)
+	}
+	for _, p := range latest {
+		if f.matches(p) {
+			out = append(out, p.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b *telephony.Call) int { return cursorOf(b).compare(cursorOf(a)) })
+	if len(out) > f.limit() {
+		out = out[:f.limit()]
+		next = cursorOf(out[len(out)-1])
+	}
+	return out, next
+}
+
+// Buckets implements Store: the store's, without the buffered final records.
+func (b *Buffered) Buckets(ctx context.Context, gateway string, from, to time.Time) ([]Bucket, error) {
+	return b.store.Buckets(ctx, gateway, from, to)
+}
+
+// Pending returns how many calls have a record waiting in the buffer.
+func (b *Buffered) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.entries)
+}
+
+// Dropped returns how many records the buffer has dropped because it was full.
+func (b *Buffered) Dropped() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
+}
+
+// Run writes buffered records to the store until ctx ends: as soon as they are buffered
+// while the store works, and after a backoff from RetryMin to RetryMax while it fails. It
+// returns nil when ctx ends; records still buffered then are Flush's.
+func (b *Buffered) Run(ctx context.Context) error {
+	delay := b.cfg.RetryMin
+	for {
+		if err := b.drain(ctx); err == nil {
+			delay = b.cfg.RetryMin
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-b.wake:
+			}
+			continue
+		}
+		// A failing store is retried on the backoff, not on every Update.
+		t := time.NewTimer(delay)
+		delay = min(2*delay, b.cfg.RetryMax)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Flush writes every buffered record, retrying with backoff while the store fails, until
+// the buffer is empty (nil) or ctx ends (an error saying how many records were not
+// written). It is meant for shutdown, after the last Update.
+func (b *Buffered) Flush(ctx context.Context) error {
+	delay := b.cfg.RetryMin
+	for {
+		err := b.drain(ctx)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("tracker: flush: %w", err)
+		case <-t.C:
+		}
+		delay = min(2*delay, b.cfg.RetryMax)
+	}
+}
+
+// drain writes buffered records, writeBatch at a time, until none are left (nil) or a
+// write fails.
+func (b *Buffered) drain(ctx context.Context) error {
+	b.writing.Lock()
+	defer b.writing.Unlock()
+	for {
+		// A store that failed is probed with one record, not a batch of connection attempts.
+		n := writeBatch
+		if b.isDown() {
+			n = 1
+		}
+		batch := b.take(n)
+		if len(batch) == 0 {
+			return nil
+		}
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, c := range batch { // distinct calls: their order does not matter
+			wg.Go(func() {
+				wctx, cancel := context.WithTimeout(ctx, b.cfg.WriteTimeout)
+				defer cancel()
+				errs[i] = b.store.Update(wctx, c)
+			})
+		}
+		wg.Wait()
+		if err := b.settle(ctx, batch, errs); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *Buffered) isDown() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.down
+}
+
+// take marks up to n entries in flight, final records first, and returns their records.
+func (b *Buffered) take(n int) []*telephony.Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var batch []*telephony.Call
+	for _, l := range []*list.List{&b.final, &b.partial} {
+		for el := l.Front(); el != nil && len(batch) < n; el = el.Next() {
+			e := el.Value.(*entry)
+			e.inflight = true
+			batch = append(batch, e.call)
+		}
+	}
+	return batch
+}
+
+// settle removes from the buffer the records of batch that were written (unless a newer
+// version arrived meanwhile) or refused, and returns the first other error.
+func (b *Buffered) settle(ctx context.Context, batch []*telephony.Call, errs []error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var failed error
+	for i, c := range batch {
+		e := b.entries[c.ID]
+		if e != nil {
+			e.inflight = false
+		}
+		err := errs[i]
+		switch {
+		case err != nil && !permanent(err):
+			failed = cmp.Or(failed, err)
+			continue
+		case err != nil:
+			b.log.ErrorContext(ctx, "buffered call record dropped: the store refused it", "call_id", c.ID, "err", err)
+		}
+		if e != nil && e.call == c {
+			b.removeLocked(e)
+		}
+	}
+	if failed != nil {
+		if ctx.Err() == nil { // our own deadline says nothing about the store
+			b.markDownLocked(ctx, failed)
+		}
+		return fmt.Errorf("tracker: %d call records buffered: %w", len(b.entries), failed)
+	}
+	if b.down {
+		b.down = false
+		b.log.InfoContext(ctx, "call store reachable again", "buffered", len(b.entries), "dropped", b.dropped)
+	}
+	if len(b.entries) == 0 {
+		b.full = false
+	}
+	return nil
+}
+
+// markDownLocked sends Updates to the buffer until a write succeeds again.
+func (b *Buffered) markDownLocked(ctx context.Context, err error) {
+	if !b.down {
+		b.down = true
+		b.log.WarnContext(ctx, "call store unreachable: buffering call records", "err", err)
+	}
+}
+
+// putLocked makes c the buffered version of its call, within the bound.
+func (b *Buffered) putLocked(c *telephony.Call) {
+	final := c.Termination.Ended()
+	if e := b.entries[c.ID]; e != nil {
+		if e.call.Termination.Ended() && !final {
+			return // a stale version never reopens an ended call, as in the stores
+		}
+		b.listOf(e.call).Remove(e.elem)
+		e.call = c
+		e.elem = b.listOf(c).PushBack(e)
+		return
+	}
+	if len(b.entries) >= b.cfg.Bound && !b.evictLocked(c) {
+		return
+	}
+	e := &entry{call: c}
+	e.elem = b.listOf(c).PushBack(e)
+	b.entries[c.ID] = e
+}
+
+// evictLocked makes room for c in a full buffer by dropping the oldest intermediate record,
+// or if there is none and c is final, the oldest final one. It reports false if c itself
+// must go: an intermediate record is worth less than any final one, and a call whose
+// intermediate record is lost still writes its final one when it ends.
+func (b *Buffered) evictLocked(c *telephony.Call) bool {
+	if !b.full {
+		b.full = true
+		b.log.Error("call record buffer full: dropping records, intermediate ones first", "bound", b.cfg.Bound)
+	}
+	b.dropped++
+	victim := oldestIdle(&b.partial)
+	if victim == nil && c.Termination.Ended() {
+		victim = oldestIdle(&b.final)
+	}
+	if victim == nil {
+		if c.Termination.Ended() {
+			b.log.Error("final call record dropped: buffer full", "call_id", c.ID)
+		}
+		return false
+	}
+	if victim.call.Termination.Ended() {
+		b.log.Error("final call record dropped: buffer full", "call_id", victim.call.ID)
+	}
+	b.removeLocked(victim)
+	return true
+}
+
+func oldestIdle(l *list.List) *entry {
+	for el := l.Front(); el != nil; el = el.Next() {
+		if e := el.Value.(*entry); !e.inflight {
+			return e
+		}
+	}
+	return nil
+}
+
+func (b *Buffered) removeLocked(e *entry) {
+	b.listOf(e.call).Remove(e.elem)
+	delete(b.entries, e.call.ID)
+}
+
+func (b *Buffered) listOf(c *telephony.Call) *list.List {
+	if c.Termination.Ended() {
+		return &b.final
+	}
+	return &b.partial
+}
+
+func (b *Buffered) poke() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,638 @@
+package tracker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ccplane/telephony"
+)
+
+// RedisConfig configures a Redis store. The zero value of every field is its default.
+type RedisConfig struct {
+	// Retention is how long a record is kept after its last write (the TTL of its key), how
+	// long a call stays in the listing indexes (trimmed by creation time), and how long an
+	// hourly aggregate is kept after its last increment. Default 30 days.
+	Retention time.Duration
+	// ListScan bounds the index entries one List reads, so that a filter matching few calls
+	// cannot make one request read a month of calls: past it, List returns the page it has
+	// (perhaps empty) with a cursor to go on from. Default 10,000.
+	ListScan int
+	// Logger receives index writes that failed (Warn). Default: discard.
+	Logger *slog.Logger
+	// Now is the clock that retention trims by. Default time.Now.
+	Now func() time.Time
+}
+
+// Validate reports a negative Retention or ListScan.
+func (c RedisConfig) Validate() error {
+	if c.Retention < 0 {
+		return fmt.Errorf("tracker: retention %v is negative", c.Retention)
+	}
+	if c.ListScan < 0 {
+		return fmt.Errorf("tracker: list scan %d is negative", c.ListScan)
+	}
+	return nil
+}
+
+const defaultListScan = 10_000
+
+// claimWait is how long a Create whose request id is claimed by a call without a record
+// waits for that record before taking the claim over. The claimant writes its record right
+// after claiming, so a record still missing after this means its Create failed half-way.
+const claimWait = time.Second
+
+// Redis is a Store in Redis (standalone, Sentinel or Cluster), shared by every instance
+// and surviving restarts as far as Redis persists. See the package doc for the keys. It is
+// safe for concurrent use.
+type Redis struct {
+	c         redis.UniversalClient
+	log       *slog.Logger
+	now       func() time.Time
+	retention time.Duration
+	ttl       string // retention in milliseconds, the scripts' argument
+	scan      int
+	claimWait time.Duration // claimWait; tests shorten it
+
+	create, update, count, takeover *redis.Script
+}
+
+// NewRedis returns a Store on c. The caller keeps ownership of c.
+func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Redis{
+		c:         c,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		retention: cmp.Or(cfg.Retention, DefaultRetention),
+		scan:      cmp.Or(cfg.ListScan, defaultListScan),
+		claimWait: claimWait,
+		create:    redis.NewScript(createScript),
+		update:    redis.NewScript(updateScript),
+		count:     redis.NewScript(countScript),
+		takeover:  redis.NewScript(takeoverScript),
+	}
+	r.ttl = strconv.FormatInt(r.retention.Milliseconds(), 10)
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("component", "tracker")
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r, nil
+}
+
+// The keys. A call's record is under its own hash tag; everything of one gateway (its
+// index, its buckets and the list of their hours) under the gateway's, so the aggregate
+// script may touch them together in a Cluster. "g:" keeps the tag from being empty for a
+// gateway named "", which would hash each key by its whole name instead.
+const (
+	allKey      = "calls:all"
+	gatewaysKey = "report:gateways"
+)
+
+func callKey(id string) string         { return "call:{" + id + "}" }
+func requestKey(rid string) string     { return "callreq:{" + rid + "}" }
+func gatewayIndexKey(gw string) string { return "calls:{g:" + gw + "}" }
+func hoursKey(gw string) string        { return "report:{g:" + gw + "}:hours" }
+func bucketKeyOf(k bucketKey) string {
+	return "report:{g:" + k.gateway + "}:" + strconv.FormatInt(k.hour, 10)
+}
+func bucketIDsKey(k bucketKey) string   { return bucketKeyOf(k) + ":ids" }
+func indexMember(c Cursor) string       { return nanosPrefix(c.CreatedAt) + ":" + c.ID }
+func memberOf(c *telephony.Call) string { return indexMember(cursorOf(c)) }
+
+// nanosPrefix is a time as 19 decimal digits of Unix nanoseconds, so that index members
+// (all of score 0) sort by time, then id, as strings: ZRANGEBYLEX then pages and trims by
+// exact creation time, which a float64 score could not hold to the nanosecond. Times
+// before 1970 (a zero CreatedAt) count as 1970.
+func nanosPrefix(t time.Time) string {
+	n := int64(0)
+	if t.After(time.Unix(0, 0)) {
+		n = t.UnixNano()
+	}
+	s := strconv.FormatInt(n, 10)
+	return "0000000000000000000"[len(s):] + s
+}
+
+// parseMember is the cursor of an index member.
+func parseMember(m string) (Cursor, error) {
+	if len(m) < 21 || m[19] != ':' {
+		return Cursor{}, fmt.Errorf("tracker: index member %q is not <nanos>:<id>", m)
+	}
+	n, err := strconv.ParseInt(m[:19], 10, 64)
+	if err != nil {
+		return Cursor{}, fmt.Errorf("tracker: index member %q: %w", m, err)
+	}
+	return Cursor{CreatedAt: time.Unix(0, n), ID: m[20:]}, nil
+}
+
+// The scripts. A record is a hash: r = the encoded call; e = "1" once it ended; bg and bh =
+// the bucket (gateway, hour) it was counted in, fixed when it first ended so that a
+// different final version written later still counts into the same bucket.
+const (
+	// KEYS = {record}; ARGV = {data, ttl ms}. Returns the stored data if the record exists.
+	createScript = `
+local old = redis.call('HGET', KEYS[1], 'r')
+if old then return old end
+redis.call('HSET', KEYS[1], 'r', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return false
+`
+	// KEYS = {record}; ARGV = {data, ended 0|1, ttl ms, gateway, hour}. Returns {-1} for no
+	// record, {0} for a stale write refused, {1} for a write, {1, gateway, hour} for a
+	// write of an ended record, with the bucket to count it in.
+	updateScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local ended = redis.call('HGET', KEYS[1], 'e')
+if ended and ARGV[2] == '0' then return {0} end
+redis.call('HSET', KEYS[1], 'r', ARGV[1])
+if not ended and ARGV[2] == '1' then
+	redis.call('HSET', KEYS[1], 'e', '1', 'bg', ARGV[4], 'bh', ARGV[5])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if ARGV[2] == '0' then return {1} end
+local b = redis.call('HMGET', KEYS[1], 'bg', 'bh')
+return {1, b[1], b[2]}
+`
+	// KEYS = {bucket, bucket ids, hours, gateway index}; ARGV = {call id, hour, ttl ms,
+	// oldest hour kept, index member, counter, n, counter, n, ...}. The set of counted ids
+	// makes the increment idempotent: a retry after a lost reply adds nothing. Returns 1
+	// if it counted.
+	countScript = `
+local counted = redis.call('SADD', KEYS[2], ARGV[1])
+if counted == 1 then
+	for i = 6, #ARGV, 2 do
+		redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+	end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])
+redis.call('ZADD', KEYS[4], 0, ARGV[5])
+return counted
+`
+	// KEYS = {request claim}; ARGV = {old owner, new owner, ttl ms}. Compare-and-set.
+	takeoverScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`
+)
+
+// Create implements Store. With a request id, the claim (callreq:{rid}) is taken first,
+// then the record written, then the call added to the indexes. Failing to index does not
+// fail Create, since the record and the claim exist and the caller must dial: the call is
+// logged (Warn), and indexed again when it ends.
+func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
+	if err := validate(c); err != nil {
+		return nil, false, err
+	}
+	if c.RequestID != "" {
+		owner, err := r.claim(ctx, c)
+		if err != nil {
+			return nil, false, err
+		}
+		if owner != nil {
+			return owner, false, nil
+		}
+	}
+	data, err := encodeCall(c)
+	if err != nil {
+		return nil, false, err
+	}
+	got := c.Clone()
+	old, err := r.create.Run(ctx, r.c, []string{callKey(c.ID)}, data, r.ttl).Text()
+	switch {
+	case err == nil:
+		// The same Create again, after an error or a lost reply: answer what is stored, and
+		// do again what the first attempt may not have done (index, count).
+		if got, err = decodeCall(old); err != nil {
+			return nil, false, err
+		}
+	case !errors.Is(err, redis.Nil):
+		return nil, false, fmt.Errorf("tracker: create call %s: %w", c.ID, err)
+	}
+	cutoff := "(" + nanosPrefix(r.now().Add(-r.retention))
+	member := memberOf(got)
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, key := range []string{allKey, gatewayIndexKey(got.Gateway)} {
+			p.ZAdd(ctx, key, redis.Z{Member: member})
+			// Trimming as calls are added keeps each index to the retention without a
+			// sweeper: it is O(log n) when nothing is due.
+			p.ZRemRangeByLex(ctx, key, "-", cutoff)
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.WarnContext(ctx, "call not indexed until it ends", "call_id", c.ID, "err", err)
+	}
+	if got.Termination.Ended() {
+		// Created ended (refused before dialling): count it like any call that ends.
+		if err := r.Update(ctx, got); err != nil {
+			return nil, false, err
+		}
+	}
+	return got, true, nil
+}
+
+// claim claims c.RequestID for c and returns nil, or returns the call that holds it.
+func (r *Redis) claim(ctx context.Context, c *telephony.Call) (*telephony.Call, error) {
+	key := requestKey(c.RequestID)
+	// A claim that expires or is taken over between our reads is settled by the next
+	// round; a third failing too would mean something else keeps rewriting the claim.
+	for range 3 {
+		ok, err := r.c.SetNX(ctx, key, c.ID, r.retention).Result()
+		if err != nil {
+			return nil, fmt.Errorf("tracker: claim request %s: %w", c.RequestID, err)
+		}
+		if ok {
+			return nil, nil
+		}
+		owner, err := r.c.Get(ctx, key).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue // expired between SETNX and GET
+		case err != nil:
+			return nil, fmt.Errorf("tracker: claim request %s: %w", c.RequestID, err)
+		case owner == c.ID:
+			return nil, nil // the same Create again
+		}
+		got, err := r.waitRecord(ctx, owner)
+		if !errors.Is(err, ErrNotFound) {
+			return got, err
+		}
+		// The owner claimed the request id and never wrote its record: its Create failed
+		// between the two writes and the client is retrying. Take the claim over, unless
+		// someone else did first.
+		took, err := r.takeover.Run(ctx, r.c, []string{key}, owner, c.ID, r.ttl).Int()
+		if err != nil {
+			return nil, fmt.Errorf("tracker: take over request %s: %w", c.RequestID, err)
+		}
+		if took == 1 {
+			r.log.WarnContext(ctx, "request id taken over from a call never recorded",
+				"call_id", c.ID, "request_id", c.RequestID, "previous_call_id", owner)
+			return nil, nil
+		}
+	}
+	return nil, fmt.Errorf("tracker: claim request %s: claim keeps changing", c.RequestID)
+}
+
+// waitRecord returns the record of a call whose request claim exists, waiting up to
+// claimWait for a Create in progress on another instance to write it.
+func (r *Redis) waitRecord(ctx context.Context, id string) (*telephony.Call, error) {
+	deadline := time.NewTimer(r.claimWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(r.claimWait / 50)
+	defer tick.Stop()
+	for {
+		got, err := r.Get(ctx, id)
+		if !errors.Is(err, ErrNotFound) {
+			return got, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, err
+		case <-tick.C:
+		}
+	}
+}
+
+// Update implements Store. The record is written first (one script on the call's slot that
+// refuses to reopen an ended call and fixes its bucket the first time it ends); an ended
+// record is then counted by a second script on the gateway's slot, made idempotent by the
+// bucket's set of counted ids, so a retry after any failure counts it exactly once.
+func (r *Redis) Update(ctx context.Context, c *telephony.Call) error {
+	if err := validate(c); err != nil {
+		return err
+	}
+	data, err := encodeCall(c)
+	if err != nil {
+		return err
+	}
+	ended, gw, hour := "0", "", ""
+	if c.Termination.Ended() {
+		ended, gw, hour = "1", c.Gateway, strconv.FormatInt(HourOf(c).Unix(), 10)
+	}
+	res, err := r.update.Run(ctx, r.c, []string{callKey(c.ID)}, data, ended, r.ttl, gw, hour).Slice()
+	if err != nil {
+		return fmt.Errorf("tracker: update call %s: %w", c.ID, err)
+	}
+	if len(res) == 1 && res[0] == int64(-1) {
+		return ErrNotFound
+	}
+	if len(res) != 3 {
+		return nil // written, or a stale version refused
+	}
+	bg, _ := res[1].(string)
+	bh, _ := res[2].(string)
+	h, err := strconv.ParseInt(bh, 10, 64)
+	if err != nil {
+		return fmt.Errorf("tracker: update call %s: stored bucket hour %q: %w", c.ID, bh, err)
+	}
+	return r.countEnded(ctx, c, bucketKey{gateway: bg, hour: h})
+}
+
+// countEnded adds an ended call to its bucket (once), indexes its gateway and hour, and
+// indexes the call again (idempotent) in case its Create could not.
+func (r *Redis) countEnded(ctx context.Context, c *telephony.Call, k bucketKey) error {
+	keys := []string{bucketKeyOf(k), bucketIDsKey(k), hoursKey(k.gateway), gatewayIndexKey(k.gateway)}
+	counters := Counters(c)
+	args := make([]any, 0, 5+2*len(counters))
+	oldest := r.now().Add(-r.retention).Truncate(time.Hour).Unix()
+	args = append(args, c.ID, k.hour, r.ttl, oldest, memberOf(c))
+	for name, n := range counters {
+		args = append(args, name, n)
+	}
+	// One round trip for the three slots. EVALSHA in a pipeline cannot fall back to EVAL
+	// by itself, so a Redis that lost its scripts (restarted) is sent the script below.
+	cmds, _ := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		r.count.EvalSha(ctx, p, keys, args...)
+		p.SAdd(ctx, gatewaysKey, k.gateway)
+		p.ZAdd(ctx, allKey, redis.Z{Member: memberOf(c)})
+		return nil
+	})
+	for i, cmd := range cmds {
+		err := cmd.Err()
+		if i == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = r.count.Run(ctx, r.c, keys, args...).Err()
+		}
+		if err != nil {
+			return fmt.Errorf("tracker: count call %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, id string) (*telephony.Call, error) {
+	data, err := r.c.HGet(ctx, callKey(id), "r").Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, fmt.Errorf("tracker: get call %s: %w", id, err)
+	}
+	return decodeCall(data)
+}
+
+// List implements Store. The gateway and the time range select a range of one index; the
+// other conditions are checked on the records, read in batches, at most ListScan of them.
+func (r *Redis) List(ctx context.Context, f Filter) ([]*telephony.Call, Cursor, error) {
+	key := allKey
+	if f.Gateway != "" {
+		key = gatewayIndexKey(f.Gateway)
+	}
+	// Lexicographic bounds: "(" excludes, "[" includes; a time alone sorts before every
+	// member of that time, since "<nanos>" is a prefix of "<nanos>:<id>".
+	hi, lo := "+", "-"
+	if !f.After.IsZero() {
+		hi = "(" + indexMember(f.After)
+	}
+	if !f.CreatedBefore.IsZero() {
+		if b := "(" + nanosPrefix(f.CreatedBefore); hi == "+" || b < hi {
+			hi = b
+		}
+	}
+	if !f.CreatedAfter.IsZero() {
+		lo = "[" + nanosPrefix(f.CreatedAfter)
+	}
+	limit := f.limit()
+	// Twice the page, within reason: most pages are found in one round trip of each kind.
+	batch := min(max(2*limit, 32), 1000)
+	var out []*telephony.Call
+	for scanned := 0; ; {
+		n := min(batch, r.scan-scanned)
+		members, err := r.c.ZRevRangeByLex(ctx, key, &redis.ZRangeBy{Max: hi, Min: lo, Count: int64(n)}).Result()
+		if err != nil {
+			return nil, Cursor{}, fmt.Errorf("tracker: list calls: %w", err)
+		}
+		calls, err := r.getMany(ctx, members)
+		if err != nil {
+			return nil, Cursor{}, err
+		}
+		for _, c := range calls {
+			// A missing record expired before retention trimmed its index entry.
+			if c == nil || !f.matches(c) {
+				continue
+			}
+			if len(out) == limit {
+				return out, cursorOf(out[len(out)-1]), nil
+			}
+			out = append(out, c)
+		}
+		scanned += len(members)
+		if len(members) < n {
+			return out, Cursor{}, nil // the range is exhausted
+		}
+		last := members[len(members)-1]
+		if scanned >= r.scan {
+			// Stop here and let the client go on from the last call looked at.
+			next, err := parseMember(last)
+			return out, next, err
+		}
+		hi = "(" + last
+	}
+}
+
+// getMany reads the records of index members; a record that is gone is nil. A pipeline
+// rather than MGET: in a Cluster, the records are in different slots.
+func (r *Redis) getMany(ctx context.Context, members []string) ([]*telephony.Call, error) {
+	cmds := make([]*redis.StringCmd, len(members))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			cur, err := parseMember(m)
+			if err != nil {
+				return err
+			}
+			cmds[i] = p.HGet(ctx, callKey(cur.ID), "r")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("tracker: list calls: %w", err)
+	}
+	calls := make([]*telephony.Call, len(members))
+	for i, cmd := range cmds {
+		data, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tracker: list calls: %w", err)
+		}
+		if calls[i], err = decodeCall(data); err != nil {
+			return nil, err
+		}
+	}
+	return calls, nil
+}
+
+// Buckets implements Store.
+func (r *Redis) Buckets(ctx context.Context, gateway string, from, to time.Time) ([]Bucket, error) {
+	gateways := []string{gateway}
+	if gateway == "" {
+		var err error
+		if gateways, err = r.c.SMembers(ctx, gatewaysKey).Result(); err != nil {
+			return nil, fmt.Errorf("tracker: buckets: %w", err)
+		}
+	}
+	first, end := hourRange(from, to)
+	hi := "(" + strconv.FormatInt(end, 10)
+	if end == math.MaxInt64 {
+		hi = "+inf"
+	}
+	hours := make([]*redis.StringSliceCmd, len(gateways))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, gw := range gateways {
+			hours[i] = p.ZRangeByScore(ctx, hoursKey(gw), &redis.ZRangeBy{Min: strconv.FormatInt(first, 10), Max: hi})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracker: buckets: %w", err)
+	}
+	var keys []bucketKey
+	for i, gw := range gateways {
+		for _, h := range hours[i].Val() {
+			n, err := strconv.ParseInt(h, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("tracker: buckets of %s: hour %q: %w", gw, h, err)
+			}
+			keys = append(keys, bucketKey{gateway: gw, hour: n})
+		}
+	}
+	counters := make([]*redis.MapStringStringCmd, len(keys))
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			counters[i] = p.HGetAll(ctx, bucketKeyOf(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracker: buckets: %w", err)
+	}
+	var out []Bucket
+	for i, k := range keys {
+		raw := counters[i].Val()
+		if len(raw) == 0 {
+			continue // expired after its hour's entry was read
+		}
+		b := Bucket{Gateway: k.gateway, Hour: time.Unix(k.hour, 0).UTC(), Counters: make(map[string]int64, len(raw))}
+		for name, v := range raw {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("tracker: bucket %s: counter %s: %w", bucketKeyOf(k), name, err)
+			}
+			b.Counters[name] = n
+		}
+		out = append(out, b)
+	}
+	sortBuckets(out)
+	return slices.Clip(out), nil
+}
+
+// storedCall is the encoding of a record in Redis: ours rather than telephony.Call's, so that
+// renaming a Go field does not make the records of the last month unreadable. Times are
+// Unix nanoseconds, 0 for unset. V is the format, for a future change to read the old one.
+type storedCall struct {
+	V            int               `json:"v"`
+	ID           string            `json:"id"`
+	RequestID    string            `json:"request_id,omitempty"`
+	Gateway      string            `json:"gateway,omitempty"`
+	From         string            `json:"from,omitempty"`
+	To           string            `json:"to,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	SIPCallID    string            `json:"sip_call_id,omitempty"`
+	State        telephony.State   `json:"state,omitempty"`
+	Code         int               `json:"code,omitempty"`
+	Phrase       string            `json:"phrase,omitempty"`
+	Party        telephony.Party   `json:"party,omitempty"`
+	Cause        telephony.Cause   `json:"cause,omitempty"`
+	Reason       *storedReason     `json:"reason,omitempty"`
+	SDPAnswer    string            `json:"sdp_answer,omitempty"`
+	CreatedAt    int64             `json:"created_at,omitempty"`
+	InviteSentAt int64             `json:"invite_sent_at,omitempty"`
+	ProgressAt   int64             `json:"progress_at,omitempty"`
+	AnsweredAt   int64             `json:"answered_at,omitempty"`
+	EndedAt      int64             `json:"ended_at,omitempty"`
+}
+
+type storedReason struct {
+	Protocol string `json:"protocol,omitempty"`
+	Cause    int    `json:"cause,omitempty"`
+	Text     string `json:"text,omitempty"`
+}
+
+const storedVersion = 1
+
+func encodeCall(c *telephony.Call) ([]byte, error) {
+	var reason *storedReason
+	if r := c.Termination.Reason; r != nil {
+		reason = &storedReason{Protocol: r.Protocol, Cause: r.Cause, Text: r.Text}
+	}
+	b, err := json.Marshal(storedCall{
+		V: storedVersion, ID: c.ID, RequestID: c.RequestID, Gateway: c.Gateway, From: c.From, To: c.To,
+		Labels: c.Labels, SIPCallID: c.SIPCallID, State: c.State,
+		Code: c.LastResponse.Code, Phrase: c.LastResponse.Reason,
+		Party: c.Termination.Party, Cause: c.Termination.Cause, Reason: reason,
+		SDPAnswer: c.SDPAnswer, CreatedAt: unixNanos(c.CreatedAt), InviteSentAt: unixNanos(c.InviteSentAt),
+		ProgressAt: unixNanos(c.ProgressAt), AnsweredAt: unixNanos(c.AnsweredAt), EndedAt: unixNanos(c.EndedAt),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracker: encode call %s: %w", c.ID, err)
+	}
+	return b, nil
+}
+
+func decodeCall(data string) (*telephony.Call, error) {
+	var s storedCall
+	if err := json.Unmarshal([]byte(data), &s); err != nil {
+		return nil, fmt.Errorf("tracker: decode call record: %w", err)
+	}
+	if s.V != storedVersion {
+		return nil, fmt.Errorf("tracker: call %s: record format %d, want %d", s.ID, s.V, storedVersion)
+	}
+	var reason *telephony.Reason
+	if r := s.Reason; r != nil {
+		reason = &telephony.Reason{Protocol: r.Protocol, Cause: r.Cause, Text: r.Text}
+	}
+	return &telephony.Call{
+		ID: s.ID, RequestID: s.RequestID, Gateway: s.Gateway, From: s.From, To: s.To,
+		Labels: s.Labels, SIPCallID: s.SIPCallID, State: s.State,
+		LastResponse: telephony.Status{Code: s.Code, Reason: s.Phrase},
+		Termination:  telephony.Termination{Party: s.Party, Cause: s.Cause, Reason: reason},
+		SDPAnswer:    s.SDPAnswer, CreatedAt: fromNanos(s.CreatedAt), InviteSentAt: fromNanos(s.InviteSentAt),
+		ProgressAt: fromNanos(s.ProgressAt), AnsweredAt: fromNanos(s.AnsweredAt), EndedAt: fromNanos(s.EndedAt),
+	}, nil
+}
+
+// unixNanos and fromNanos keep the zero time zero (it has no Unix nanoseconds).
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
