@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,29 +20,15 @@ func TestRedisOutage(t *testing.T) {
 	redisSrv := testenv.StartRedisServer(t, testenv.RedisOptions{Persist: true})
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", testenv.FreePort(t, "tcp"))
-	cfgPath := filepath.Join(t.TempDir(), "telephonyd.yaml")
-	cfg := fmt.Sprintf(`
+	svc := startService(t, fmt.Sprintf(`
 grpc: {listen: %q}
 sip: {listen: "127.0.0.1:0"}
 redis: {url: "redis://%s/0"}
 metrics: {listen: %q}
 gateways:
   - {name: carrier-a, address: "127.0.0.1:9", allow: ["7"], deny: ["7809"]}
-`, grpcAddr, redisSrv.Addr(), strings.TrimSuffix(strings.TrimPrefix(metricsURL, "http://"), "/metrics"))
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, []string{"--config", cfgPath}, &syncBuffer{}, &stderr) }()
-	defer func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	waitServing(t, grpcAddr, &stderr)
+`, grpcAddr, redisSrv.Addr(), strings.TrimSuffix(strings.TrimPrefix(metricsURL, "http://"), "/metrics")), grpcAddr)
+	defer svc.stop(t)
 	c, err := client.Dial(grpcAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +43,8 @@ gateways:
 	if err != nil || res.GetAllowed() {
 		t.Errorf("with Redis down, 7809… = %v, %v; want still blocked by the last rules", res, err)
 	}
-	if !strings.Contains(stderr.String(), "directions may be stale") {
-		t.Errorf("the log does not say the rules may be stale:\n%s", stderr.String())
+	if !strings.Contains(svc.stderr.String(), "directions may be stale") {
+		t.Errorf("the log does not say the rules may be stale:\n%s", svc.stderr.String())
 	}
 	redisSrv.Start()
 	waitMetric(t, metricsURL, fresh)

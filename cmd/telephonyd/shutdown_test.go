@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -23,24 +21,14 @@ func TestShutdownEndsAndRecordsLiveCalls(t *testing.T) {
 	uas := testenv.StartSIPp(t, "ring_forever", testenv.SIPpOptions{})
 	redisAddr := testenv.StartRedis(t)
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
-	cfgPath := filepath.Join(t.TempDir(), "telephonyd.yaml")
-	cfg := fmt.Sprintf(`
+	svc := startService(t, fmt.Sprintf(`
 grpc: {listen: %q}
 sip: {listen: "127.0.0.1:0"}
 redis: {url: "redis://%s/0"}
 log: {level: warn}
 gateways:
   - {name: sipp, address: %q, allow: [""]}
-`, grpcAddr, redisAddr, uas.Addr())
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, []string{"--config", cfgPath}, &syncBuffer{}, &stderr) }()
-	waitServing(t, grpcAddr, &stderr)
+`, grpcAddr, redisAddr, uas.Addr()), grpcAddr)
 	c, err := client.Dial(grpcAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +43,7 @@ gateways:
 	watchErr := c.Watch(context.Background(), call.GetCallId(), 0, func(ev *telephonyv1.CallEvent) error {
 		last = ev
 		if ev.GetStateChanged().GetTo() == telephonyv1.CallState_CALL_STATE_RINGING {
-			cancel() // the signal
+			svc.cancel() // the signal
 		}
 		return nil
 	})
@@ -65,9 +53,7 @@ gateways:
 	if got := last.GetEnded().GetTermination().GetCause(); got != telephonyv1.TerminationCause_TERMINATION_CAUSE_SHUTDOWN {
 		t.Errorf("last event %v, want ended by shutdown", last)
 	}
-	if err := <-errc; err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
-	}
+	svc.stop(t)
 	uas.Wait(t) // it saw the CANCEL and the ACK of its 487
 
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
