@@ -42,8 +42,7 @@ func NewGRPCServer(log *slog.Logger, calls *CallService, dirs *DirectionService,
 	telephonyv1.RegisterDirectionServiceServer(srv, dirs)
 	telephonyv1.RegisterReportServiceServer(srv, reports)
 	hs := health.NewServer()
-	hs.SetServingStatus(telephonyv1.CallService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	for _, name := range []string{telephonyv1.DirectionService_ServiceDesc.ServiceName, telephonyv1.ReportService_ServiceDesc.ServiceName} {
+	for name := range srv.GetServiceInfo() {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	healthpb.RegisterHealthServer(srv, hs)
