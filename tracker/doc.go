@@ -10,7 +10,8 @@
 // (gateway, hour) bucket once, the first time its record says it ended.
 //
 // Keys in Redis. A call's record is under the call's own hash tag, everything of a gateway
-// under the gateway's, so that each script touches one Cluster slot:
+// under the gateway's and of an instance under the instance's, so that each script touches
+// one Cluster slot:
 //
 //	call:{ID}                  hash, TTL = retention after the last write:
 //	                             r  = the record (JSON, see storedCall)
@@ -23,11 +24,14 @@
 //	                             TTL = retention after the last increment
 //	report:{g:GATEWAY}:HOUR:ids  set: the call IDs counted in that hour (the exactly-once check)
 //	report:{g:GATEWAY}:hours   sorted set: the HOURs of the gateway's buckets, score = HOUR
+//	instance:{i:INSTANCE}      string: the instance's heartbeat, TTL = 3 × RunOwnership's interval
+//	calls:live:{i:INSTANCE}    set: the IDs of the calls the instance created and has not ended
 //
-// and two keys that span every slot, each a single key in one slot of a Cluster:
+// and three keys that span every slot, each a single key in one slot of a Cluster:
 //
 //	calls:all                  sorted set like calls:{g:GATEWAY}, over every gateway
 //	report:gateways            set: every gateway with buckets
+//	instances                  set: the instances that may own calls (RedisConfig.Instance)
 //
 // The indexes have no TTL: entries of calls created more than the retention ago are
 // trimmed from calls:* as calls are created, and hours from report:{g:GATEWAY}:hours as
@@ -38,4 +42,26 @@
 // script on the gateway's slot, which adds the counters only if the call's ID is new to the
 // bucket's set of counted IDs). Each step is atomic and idempotent, so retrying an Update
 // after any failure, or writing the ended record again, counts the call exactly once.
+//
+// Ownership. With RedisConfig.Instance, the calls a process creates are its own until they
+// end, so that those a crash leaves unfinished are ended by another instance (RecoverLost)
+// rather than left live. The steps are ordered so that a crash between any two can leave an
+// ID in a live set whose record is ended or missing, which recovery settles, but never a
+// record not ended whose ID is in no live set:
+//
+//   - Create: the instance is registered (its heartbeat and its entry in instances) before
+//     the first call's ID is added to its live set, and an ID is added before the call's
+//     record is written. Every heartbeat adds the entry again, in case a survivor removed it
+//     while the instance was only slow.
+//   - Update: an ended record is written, then counted, then its ID leaves the live set.
+//   - RecoverLost, on an instance in instances whose heartbeat is gone: a call whose record is
+//     not ended is ended (KILL / LOST) through Update's path; one already ended is counted
+//     again (idempotent, for an owner that stopped before counting); either then, or a
+//     missing record, leaves the set. The set is deleted only in a script that finds it empty
+//     and the heartbeat still gone, and only then is the instance removed from instances.
+//
+// Recovery writes its end only over a record not ended yet, so it never replaces an end
+// written by the owner (alive after all) or by another survivor; the call is counted once,
+// by whichever end was written first. An instance is taken for dead when its heartbeat
+// lapses, so one cut off from Redis for longer than the heartbeat's TTL loses its calls.
 package tracker

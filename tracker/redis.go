@@ -27,10 +27,17 @@ type RedisConfig struct {
 	// cannot make one request read a month of calls: past it, List returns the page it has
 	// (perhaps empty) with a cursor to go on from. Default 10,000.
 	ListScan int
-	// Logger receives index writes that failed (Warn). Default: discard.
+	// Logger receives index writes that failed (Warn) and the calls of dead instances ended
+	// (Warn, Info per call). Default: discard.
 	Logger *slog.Logger
-	// Now is the clock that retention trims by. Default time.Now.
+	// Now is the clock that retention trims by, and the end time of calls RecoverLost ends.
+	// Default time.Now.
 	Now func() time.Time
+	// Instance is this process's instance id, fresh for each process start (a UUID): the
+	// calls it creates are its own until they end, and are ended as lost by another
+	// instance if it dies first (see RunOwnership). With it, RunOwnership must run for as
+	// long as the process has calls. Default "": calls are owned by no one.
+	Instance string
 }
 
 // Validate reports a negative Retention or ListScan.
@@ -62,6 +69,7 @@ type Redis struct {
 	ttl       string // retention in milliseconds, the scripts' argument
 	scan      int
 	claimWait time.Duration // claimWait; tests shorten it
+	owner     *ownership
 
 	create, update, count, takeover *redis.Script
 }
@@ -82,6 +90,7 @@ func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
 		update:    redis.NewScript(updateScript),
 		count:     redis.NewScript(countScript),
 		takeover:  redis.NewScript(takeoverScript),
+		owner:     newOwnership(cfg.Instance),
 	}
 	r.ttl = strconv.FormatInt(r.retention.Milliseconds(), 10)
 	if r.log == nil {
@@ -151,15 +160,16 @@ redis.call('HSET', KEYS[1], 'r', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return false
 `
-	// KEYS = {record}; ARGV = {data, ended 0|1, ttl ms, gateway, hour}. Returns {-1} for no
-	// record, {0} for a stale write refused, {1} for a write, {1, gateway, hour} for a
-	// write of an ended record, with the bucket to count it in.
+	// KEYS = {record}; ARGV = {data, ended 0|1|2, ttl ms, gateway, hour}, where 2 is an
+	// ended record that replaces only one not ended yet (recovery's). Returns {-1} for no
+	// record, {0} for a write refused, {1} for a write, {1, gateway, hour} for a write of an
+	// ended record, with the bucket to count it in.
 	updateScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local ended = redis.call('HGET', KEYS[1], 'e')
-if ended and ARGV[2] == '0' then return {0} end
+if ended and ARGV[2] ~= '1' then return {0} end
 redis.call('HSET', KEYS[1], 'r', ARGV[1])
-if not ended and ARGV[2] == '1' then
+if not ended and ARGV[2] ~= '0' then
 	redis.call('HSET', KEYS[1], 'e', '1', 'bg', ARGV[4], 'bh', ARGV[5])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -208,6 +218,12 @@ func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call,
 		}
 		if owner != nil {
 			return owner, false, nil
+		}
+	}
+	if !c.Termination.Ended() {
+		// Owned before its record exists, so that no record of a live call is left unowned.
+		if err := r.own(ctx, c.ID); err != nil {
+			return nil, false, err
 		}
 	}
 	data, err := encodeCall(c)
@@ -316,36 +332,51 @@ func (r *Redis) waitRecord(ctx context.Context, id string) (*telephony.Call, err
 // Update implements Store. The record is written first (one script on the call's slot that
 // refuses to reopen an ended call and fixes its bucket the first time it ends); an ended
 // record is then counted by a second script on the gateway's slot, made idempotent by the
-// bucket's set of counted ids, so a retry after any failure counts it exactly once.
+// bucket's set of counted ids, so a retry after any failure counts it exactly once. Once
+// counted, it leaves this instance's live set.
 func (r *Redis) Update(ctx context.Context, c *telephony.Call) error {
+	_, err := r.write(ctx, c, r.owner.instance, false)
+	return err
+}
+
+// write is Update, for the calls of owner ("" = none). With ifLive, an ended c replaces only
+// a record not ended yet (recovery must not overwrite the end its owner wrote meanwhile).
+// It reports whether c was written rather than refused.
+func (r *Redis) write(ctx context.Context, c *telephony.Call, owner string, ifLive bool) (bool, error) {
 	if err := validate(c); err != nil {
-		return err
+		return false, err
 	}
 	data, err := encodeCall(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ended, gw, hour := "0", "", ""
 	if c.Termination.Ended() {
 		ended, gw, hour = "1", c.Gateway, strconv.FormatInt(HourOf(c).Unix(), 10)
+		if ifLive {
+			ended = "2"
+		}
 	}
 	res, err := r.update.Run(ctx, r.c, []string{callKey(c.ID)}, data, ended, r.ttl, gw, hour).Slice()
 	if err != nil {
-		return fmt.Errorf("tracker: update call %s: %w", c.ID, err)
+		return false, fmt.Errorf("tracker: update call %s: %w", c.ID, err)
 	}
 	if len(res) == 1 && res[0] == int64(-1) {
-		return ErrNotFound
+		return false, ErrNotFound
 	}
 	if len(res) != 3 {
-		return nil // written, or a stale version refused
+		return res[0] == int64(1), nil // written, or a stale version refused
 	}
 	bg, _ := res[1].(string)
 	bh, _ := res[2].(string)
 	h, err := strconv.ParseInt(bh, 10, 64)
 	if err != nil {
-		return fmt.Errorf("tracker: update call %s: stored bucket hour %q: %w", c.ID, bh, err)
+		return true, fmt.Errorf("tracker: update call %s: stored bucket hour %q: %w", c.ID, bh, err)
 	}
-	return r.countEnded(ctx, c, bucketKey{gateway: bg, hour: h})
+	if err := r.countEnded(ctx, c, bucketKey{gateway: bg, hour: h}); err != nil {
+		return true, err
+	}
+	return true, r.disown(ctx, owner, c.ID)
 }
 
 // countEnded adds an ended call to its bucket (once), indexes its gateway and hour, and

@@ -92,7 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	recordsCtx, stopRecords := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRecords()
+	recordsDone := make(chan struct{})
 	wg.Go(func() {
+		defer close(recordsDone)
 		if err := svc.records.run(recordsCtx); err != nil {
 			log.Error("record writer stopped", "err", err)
 		}
@@ -153,9 +155,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	svc.calls.Drain()
 	stopSIP() // the engine ends every live call and returns once they are recorded
 	<-engineDone
-	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelFlush()
-	if err := svc.records.flush(flushCtx); err != nil {
+	stopRecords()
+	<-recordsDone
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelClose()
+	if err := svc.records.close(closeCtx); err != nil {
 		log.Error("call records not all written", "err", err)
 	}
 	graceful := time.AfterFunc(10*time.Second, svc.grpc.Stop)

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ccplane/telephony/tracker"
@@ -36,9 +39,12 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // records is where call records live: in Redis behind a local buffer that keeps them while
-// Redis is unreachable (run Run, and Flush on shutdown), or in process memory.
+// Redis is unreachable, or in process memory. With Redis, this process is an instance that
+// owns the calls it dials: it heartbeats, and ends as LOST the unfinished calls of
+// instances that died.
 type records struct {
 	tracker.Store
+	redis  *tracker.Redis    // nil for memory
 	buffer *tracker.Buffered // nil for memory
 }
 
@@ -46,7 +52,9 @@ func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger)
 	if client == nil {
 		return records{Store: tracker.NewMemory()}, nil
 	}
-	store, err := tracker.NewRedis(tracker.RedisConfig{Retention: time.Duration(cfg.Calls.RecordRetention), Logger: log}, client)
+	store, err := tracker.NewRedis(tracker.RedisConfig{
+		Retention: time.Duration(cfg.Calls.RecordRetention), Logger: log, Instance: uuid.NewString(),
+	}, client)
 	if err != nil {
 		return records{}, err
 	}
@@ -54,21 +62,31 @@ func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger)
 	if err != nil {
 		return records{}, err
 	}
-	return records{Store: buf, buffer: buf}, nil
+	return records{Store: buf, redis: store, buffer: buf}, nil
 }
 
-// run keeps the buffer draining into Redis until ctx ends.
+// run keeps the buffer draining into Redis and this instance's ownership alive until ctx
+// ends.
 func (r records) run(ctx context.Context) error {
 	if r.buffer == nil {
 		return nil
 	}
-	return r.buffer.Run(ctx)
+	var wg sync.WaitGroup
+	var ownErr error
+	wg.Go(func() { ownErr = r.redis.RunOwnership(ctx, 0) })
+	err := r.buffer.Run(ctx)
+	wg.Wait()
+	return errors.Join(err, ownErr)
 }
 
-// flush writes every buffered record; called at shutdown once the calls have ended.
-func (r records) flush(ctx context.Context) error {
+// close writes every buffered record and then gives up this instance's ownership; called
+// at shutdown once the calls have ended and run has returned.
+func (r records) close(ctx context.Context) error {
 	if r.buffer == nil {
 		return nil
 	}
-	return r.buffer.Flush(ctx)
+	if err := r.buffer.Flush(ctx); err != nil {
+		return err
+	}
+	return r.redis.Release(ctx)
 }
