@@ -26,7 +26,7 @@ type records interface {
 // reportBuckets reads the hourly aggregates the record store keeps as calls end; tracker
 // stores implement it.
 type reportBuckets interface {
-	Buckets(ctx context.Context, gateway string, from, to time.Time) ([]tracker.Bucket, error)
+	Buckets(ctx context.Context, gateway, label string, from, to time.Time) ([]tracker.Bucket, error)
 }
 
 // directionRules is the directions store DirectionService edits; directions.Store

@@ -80,11 +80,11 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	if err := cache.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var records tracker.Store = tracker.NewMemory()
+	var records tracker.Store = tracker.NewMemory().WithReportLabels("campaign")
 	if sc.redisRecords {
 		client := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
 		t.Cleanup(func() { client.Close() })
-		if records, err = tracker.NewRedis(tracker.RedisConfig{}, client); err != nil {
+		if records, err = tracker.NewRedis(tracker.RedisConfig{ReportLabels: []string{"campaign"}}, client); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		t.Fatal(err)
 	}
 	srv, _ := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache),
-		server.NewReportService(log, names, records, nil, nil))
+		server.NewReportService(server.ReportConfig{Gateways: names, Labels: []string{"campaign"}, Logger: log}, records))
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	cc, err := grpc.NewClient("passthrough:///bufconn",

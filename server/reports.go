@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -25,21 +26,31 @@ type ReportService struct {
 	log      *slog.Logger
 	store    reportBuckets
 	gateways map[string]bool
+	labels   []string // the label keys the store aggregates
 	meanings tracker.Meanings
 	now      func() time.Time
 }
 
-// NewReportService returns the report service over a store's hourly aggregates. meanings
-// holds gateways' own explanations of codes, shown next to the standard ones.
-func NewReportService(log *slog.Logger, gateways []string, store reportBuckets, meanings tracker.Meanings, now func() time.Time) *ReportService {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// ReportConfig configures the report service; zero values mean the defaults given.
+type ReportConfig struct {
+	Gateways []string         // the gateways reports may name
+	Labels   []string         // label keys aggregated for reports (calls.report_labels)
+	Meanings tracker.Meanings // gateways' own explanations of codes, shown next to the standard ones
+	Logger   *slog.Logger     // nil discards
+	Now      func() time.Time // default time.Now
+}
+
+// NewReportService returns the report service over a store's hourly aggregates.
+func NewReportService(cfg ReportConfig, store reportBuckets) *ReportService {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if now == nil {
-		now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	s := &ReportService{log: log.With("component", "reports"), store: store, gateways: map[string]bool{}, meanings: meanings, now: now}
-	for _, g := range gateways {
+	s := &ReportService{log: cfg.Logger.With("component", "reports"), store: store, gateways: map[string]bool{},
+		labels: cfg.Labels, meanings: cfg.Meanings, now: cfg.Now}
+	for _, g := range cfg.Gateways {
 		s.gateways[g] = true
 	}
 	return s
@@ -51,7 +62,11 @@ func (s *ReportService) GetSipReport(ctx context.Context, r *telephonyv1.GetSipR
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	buckets, err := s.store.Buckets(ctx, q.Gateway, q.From, q.To)
+	label, err := s.label(r.GetLabels())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	buckets, err := s.store.Buckets(ctx, q.Gateway, label, q.From, q.To)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: %w", errRecordsUnavailable, err))
 	}
@@ -100,6 +115,24 @@ func (s *ReportService) query(r *telephonyv1.GetSipReportRequest) (tracker.Repor
 		return q, invalid("granularity", "unknown granularity %d", r.GetGranularity())
 	}
 	return q, nil
+}
+
+// label returns the bucket label of a report's label filter: "" for none, "k=v" for one
+// aggregated label.
+func (s *ReportService) label(labels map[string]string) (string, error) {
+	if len(labels) == 0 {
+		return "", nil
+	}
+	if len(labels) > 1 {
+		return "", invalid("labels", "at most one label")
+	}
+	for k, v := range labels {
+		if !slices.Contains(s.labels, k) {
+			return "", invalid("labels", "%q is not aggregated for reports (calls.report_labels: %v)", k, s.labels)
+		}
+		return k + "=" + v, nil
+	}
+	return "", nil
 }
 
 func figuresToProto(st tracker.Stats) *telephonyv1.ReportFigures {

@@ -31,8 +31,12 @@ func TestSipReport(t *testing.T) {
 	ctx := context.Background()
 	from := time.Now().Add(-time.Minute)
 	for _, gw := range []string{"a-answer", "b-busy", "c-missing", "d-ringing"} {
+		campaign := "spring"
+		if gw == "c-missing" {
+			campaign = "autumn"
+		}
 		placed, err := st.client.PlaceCall(ctx, &telephonyv1.PlaceCallRequest{Gateway: gw, To: "15550100200",
-			RingTimeout: durationpb.New(time.Second)})
+			RingTimeout: durationpb.New(time.Second), Labels: map[string]string{"campaign": campaign, "crm": gw}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,6 +105,25 @@ func TestSipReport(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(row{})); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
+	}
+
+	// One campaign: the same figures, without the call of the other campaign.
+	spring, err := st.reports.GetSipReport(ctx, &telephonyv1.GetSipReportRequest{From: timestamppb.New(from),
+		Labels: map[string]string{"campaign": "spring"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var springGateways []string
+	for _, g := range spring.GetGateways() {
+		springGateways = append(springGateways, g.GetGateway())
+	}
+	if diff := cmp.Diff([]string{"a-answer", "b-busy", "d-ringing"}, springGateways); diff != "" {
+		t.Errorf("gateways in the spring campaign's report (-want +got):\n%s", diff)
+	}
+	_, err = st.reports.GetSipReport(ctx, &telephonyv1.GetSipReportRequest{From: timestamppb.New(from),
+		Labels: map[string]string{"crm": "a-answer"}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("report by a label that is not aggregated: %v, want InvalidArgument", err)
 	}
 
 	_, err = st.reports.GetSipReport(ctx, &telephonyv1.GetSipReportRequest{})

@@ -219,8 +219,8 @@ func mergePage(f Filter, page []*telephony.Call, next Cursor, pending []*telepho
 }
 
 // Buckets implements Store: the store's, without the buffered final records.
-func (b *Buffered) Buckets(ctx context.Context, gateway string, from, to time.Time) ([]Bucket, error) {
-	return b.store.Buckets(ctx, gateway, from, to)
+func (b *Buffered) Buckets(ctx context.Context, gateway, label string, from, to time.Time) ([]Bucket, error) {
+	return b.store.Buckets(ctx, gateway, label, from, to)
 }
 
 // Pending returns how many calls have a record waiting in the buffer.

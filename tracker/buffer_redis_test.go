@@ -87,7 +87,7 @@ func TestBufferedRedisOutage(t *testing.T) {
 				t.Fatalf("%s: %s (-want +got):\n%s", when, want.ID, diff)
 			}
 		}
-		got, err := other.Buckets(ctx, "", suiteT0.Add(-time.Hour), suiteT0.Add(24*time.Hour))
+		got, err := other.Buckets(ctx, "", "", suiteT0.Add(-time.Hour), suiteT0.Add(24*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,9 @@ import (
 
 // While its store works, Buffered is the store.
 func TestBuffered(t *testing.T) {
-	testStore(t, func(t *testing.T) Store { return newBuffered(t, BufferConfig{}, NewMemory()) })
+	testStore(t, func(t *testing.T) Store {
+		return newBuffered(t, BufferConfig{}, NewMemory().WithReportLabels(suiteReportLabels...))
+	})
 }
 
 func newBuffered(t testing.TB, cfg BufferConfig, s Store) *Buffered {
@@ -169,7 +171,7 @@ func TestBufferedKeepsUpdatesWhileStoreIsDown(t *testing.T) {
 			t.Errorf("stored %s after Flush (-want +got):\n%s", want.ID, diff)
 		}
 	}
-	got, err := b.Buckets(ctx, "", suiteT0.Add(-time.Hour), suiteT0.Add(time.Hour))
+	got, err := b.Buckets(ctx, "", "", suiteT0.Add(-time.Hour), suiteT0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,12 +21,14 @@ import (
 // refuses what any Cluster refuses (a script or transaction whose keys are in different
 // slots), so the key layout is checked for real.
 func TestRedisCluster(t *testing.T) {
-	const subtests = 7 // the suite's six and the one below; each needs an empty node
+	const subtests = 8 // the suite's seven and the one below; each needs an empty node
 	nodes := make(chan *redis.ClusterClient, subtests)
 	for _, c := range startClusterRedis(t, subtests) {
 		nodes <- c
 	}
-	testStore(t, func(t *testing.T) Store { return newRedis(t, RedisConfig{Now: suiteClock}, <-nodes) })
+	testStore(t, func(t *testing.T) Store {
+		return newRedis(t, RedisConfig{Now: suiteClock, ReportLabels: suiteReportLabels}, <-nodes)
+	})
 	t.Run("the node refuses keys of two slots", func(t *testing.T) {
 		t.Parallel()
 		c := <-nodes

@@ -7,7 +7,8 @@
 // A Store holds the records: Memory for a single instance, Redis to share them between
 // instances and keep them across restarts, and Buffered in front of either to keep the
 // updates of live calls while the store is unreachable. Each call is counted into its
-// (gateway, hour) bucket once, the first time its record says it ended.
+// (gateway, hour) bucket once, the first time its record says it ended, and into a
+// (gateway, hour, "k=v") bucket for each configured report label key k it carries.
 //
 // Keys in Redis. A call's record is under the call's own hash tag, everything of a gateway
 // under the gateway's and of an instance under the instance's, so that each script touches
@@ -24,6 +25,11 @@
 //	                             TTL = retention after the last increment
 //	report:{g:GATEWAY}:HOUR:ids  set: the call IDs counted in that hour (the exactly-once check)
 //	report:{g:GATEWAY}:hours   sorted set: the HOURs of the gateway's buckets, score = HOUR
+//	report:{g:GATEWAY}:HOUR:L:K=V  hash like report:{g:GATEWAY}:HOUR, of the calls with label
+//	                             K = V (K a RedisConfig.ReportLabels key); same TTL; guarded by
+//	                             the plain bucket's :ids set
+//	report:{g:GATEWAY}:hours:L:K=V  sorted set like report:{g:GATEWAY}:hours, of the K=V
+//	                             buckets; TTL = retention after the last count
 //	instance:{i:INSTANCE}      string: the instance's heartbeat, TTL = 3 × RunOwnership's interval
 //	calls:live:{i:INSTANCE}    set: the IDs of the calls the instance created and has not ended
 //
@@ -33,15 +39,19 @@
 //	report:gateways            set: every gateway with buckets
 //	instances                  set: the instances that may own calls (RedisConfig.Instance)
 //
-// The indexes have no TTL: entries of calls created more than the retention ago are
-// trimmed from calls:* as calls are created, and hours from report:{g:GATEWAY}:hours as
-// calls are counted.
+// The indexes but :hours:L:K=V have no TTL: entries of calls created more than the retention ago are
+// trimmed from calls:* as calls are created, and hours from report:{g:GATEWAY}:hours (and
+// :hours:L:K=V) as calls are counted. The label is the last part of its keys, after ":L:",
+// and K holds no '=' (label keys are letters, digits, '_', '-', '.'), so a V holding ':' or
+// '=' (up to 256 bytes, no control characters) is stored as is and the keys stay
+// unambiguous; Bucket.Label is the same "K=V".
 //
 // No Redis command spans two slots, so a call's end is written in two steps: its record
 // (one script, which also fixes its bucket the first time it ends) and then its count (one
-// script on the gateway's slot, which adds the counters only if the call's ID is new to the
-// bucket's set of counted IDs). Each step is atomic and idempotent, so retrying an Update
-// after any failure, or writing the ended record again, counts the call exactly once.
+// script on the gateway's slot, which adds the counters to the bucket and its label
+// buckets only if the call's ID is new to the bucket's set of counted IDs). Each step is
+// atomic and idempotent, so retrying an Update after any failure, or writing the ended
+// record again, counts the call exactly once.
 //
 // Ownership. With RedisConfig.Instance, the calls a process creates are its own until they
 // end, so that those a crash leaves unfinished are ended by another instance (RecoverLost)

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func newRedis(t testing.TB, cfg RedisConfig, c redis.UniversalClient) *Redis {
 
 // newRedisStore returns a Redis store of its own fresh redis-server, on the suite's clock.
 func newRedisStore(t testing.TB) *Redis {
-	return newRedis(t, RedisConfig{Now: suiteClock}, newClient(t, testenv.StartRedis(t)))
+	return newRedis(t, RedisConfig{Now: suiteClock, ReportLabels: suiteReportLabels}, newClient(t, testenv.StartRedis(t)))
 }
 
 // suiteClock is the time the suite's Redis stores trim by: a fixed day after the suite's
@@ -85,6 +86,22 @@ func expectBuckets(calls []*telephony.Call) []Bucket {
 		out = append(out, *b)
 	}
 	sortBuckets(out)
+	return out
+}
+
+// expectLabelBuckets is expectBuckets of the calls with label "k=v", the buckets of label.
+func expectLabelBuckets(calls []*telephony.Call, label string) []Bucket {
+	k, v, _ := strings.Cut(label, "=")
+	var with []*telephony.Call
+	for _, c := range calls {
+		if got, ok := c.Labels[k]; ok && got == v {
+			with = append(with, c)
+		}
+	}
+	out := expectBuckets(with)
+	for i := range out {
+		out[i].Label = label
+	}
 	return out
 }
 

@@ -21,6 +21,7 @@ type Memory struct {
 	byRequest map[string]string // request id → call id
 	order     []Cursor          // every call, oldest first by (created_at, id)
 	buckets   map[bucketKey]map[string]int64
+	labels    []string // report label keys
 }
 
 // NewMemory returns an empty in-memory tracker.
@@ -30,6 +31,20 @@ func NewMemory() *Memory {
 		byRequest: make(map[string]string),
 		buckets:   make(map[bucketKey]map[string]int64),
 	}
+}
+
+// WithReportLabels sets the label keys whose values get buckets of their own (see Store),
+// and returns m. Call it before using m. It panics on a key the server would not accept as
+// a label key (see RedisConfig.ReportLabels), as that is a mistake in the program.
+func (m *Memory) WithReportLabels(keys ...string) *Memory {
+	keys, err := reportLabelKeys(keys)
+	if err != nil {
+		panic(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.labels = keys
+	return m
 }
 
 // Create implements Store. The tracker keeps its own copy of c.
@@ -78,16 +93,21 @@ func (m *Memory) Update(_ context.Context, c *telephony.Call) error {
 	return nil
 }
 
-// countLocked adds the counters of c, which just ended, into its bucket.
+// countLocked adds the counters of c, which just ended, into its bucket and its label
+// buckets.
 func (m *Memory) countLocked(c *telephony.Call) {
+	counters := Counters(c)
 	k := bucketOf(c)
-	b := m.buckets[k]
-	if b == nil {
-		b = make(map[string]int64)
-		m.buckets[k] = b
-	}
-	for name, n := range Counters(c) {
-		b[name] += n
+	for _, label := range append([]string{""}, reportLabels(c, m.labels)...) {
+		k.label = label
+		b := m.buckets[k]
+		if b == nil {
+			b = make(map[string]int64)
+			m.buckets[k] = b
+		}
+		for name, n := range counters {
+			b[name] += n
+		}
 	}
 }
 
@@ -135,16 +155,16 @@ func (m *Memory) List(_ context.Context, f Filter) ([]*telephony.Call, Cursor, e
 }
 
 // Buckets implements Store.
-func (m *Memory) Buckets(_ context.Context, gateway string, from, to time.Time) ([]Bucket, error) {
+func (m *Memory) Buckets(_ context.Context, gateway, label string, from, to time.Time) ([]Bucket, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	first, end := hourRange(from, to)
 	var out []Bucket
 	for k, counters := range m.buckets {
-		if gateway != "" && k.gateway != gateway || len(counters) == 0 || k.hour < first || k.hour >= end {
+		if gateway != "" && k.gateway != gateway || k.label != label || len(counters) == 0 || k.hour < first || k.hour >= end {
 			continue
 		}
-		out = append(out, Bucket{Gateway: k.gateway, Hour: time.Unix(k.hour, 0).UTC(), Counters: maps.Clone(counters)})
+		out = append(out, Bucket{Gateway: k.gateway, Hour: time.Unix(k.hour, 0).UTC(), Label: k.label, Counters: maps.Clone(counters)})
 	}
 	sortBuckets(out)
 	return out, nil
@@ -152,6 +172,6 @@ func (m *Memory) Buckets(_ context.Context, gateway string, from, to time.Time) 
 
 func sortBuckets(bs []Bucket) {
 	slices.SortFunc(bs, func(a, b Bucket) int {
-		return cmp.Or(strings.Compare(a.Gateway, b.Gateway), a.Hour.Compare(b.Hour))
+		return cmp.Or(strings.Compare(a.Gateway, b.Gateway), a.Hour.Compare(b.Hour), strings.Compare(a.Label, b.Label))
 	})
 }

@@ -91,7 +91,7 @@ func checkCalls(t *testing.T, s Store, want ...*telephony.Call) {
 // checkBuckets fails unless the store's buckets count the ended calls want, each once.
 func checkBuckets(t *testing.T, s Store, want ...*telephony.Call) {
 	t.Helper()
-	got, err := s.Buckets(t.Context(), "", time.Time{}, time.Time{})
+	got, err := s.Buckets(t.Context(), "", "", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func testRecoverLost(t *testing.T, c redis.UniversalClient) {
 	checkOwnerKeys(t, c, "L", true, true, "living")
 	checkOwnerKeys(t, c, "B", false, false) // B created nothing: it owns nothing
 
-	buckets, err := b.Buckets(ctx, "", time.Time{}, time.Time{})
+	buckets, err := b.Buckets(ctx, "", "", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,6 +404,6 @@ func TestRunOwnership(t *testing.T) {
 // The whole suite again with calls owned: ownership changes nothing a store answers.
 func TestRedisOwned(t *testing.T) {
 	testStore(t, func(t *testing.T) Store {
-		return newRedis(t, RedisConfig{Now: suiteClock, Instance: "i-1"}, newClient(t, testenv.StartRedis(t)))
+		return newRedis(t, RedisConfig{Now: suiteClock, Instance: "i-1", ReportLabels: suiteReportLabels}, newClient(t, testenv.StartRedis(t)))
 	})
 }

@@ -38,9 +38,16 @@ type RedisConfig struct {
 	// instance if it dies first (see RunOwnership). With it, RunOwnership must run for as
 	// long as the process has calls. Default "": calls are owned by no one.
 	Instance string
+	// ReportLabels are the label keys whose values get report buckets of their own (see
+	// Store.Buckets): "campaign", "agent_id", never a key with a value per call. Keys are
+	// label keys as the server accepts them (letters, digits, '_', '-', '.', at most 63
+	// bytes); a key given twice counts once. Every instance sharing the Redis should have
+	// the same list: a call is counted into the label buckets of the instance that counts
+	// it. Default none.
+	ReportLabels []string
 }
 
-// Validate reports a negative Retention or ListScan.
+// Validate reports a negative Retention or ListScan, or an invalid ReportLabels key.
 func (c RedisConfig) Validate() error {
 	if c.Retention < 0 {
 		return fmt.Errorf("tracker: retention %v is negative", c.Retention)
@@ -48,7 +55,8 @@ func (c RedisConfig) Validate() error {
 	if c.ListScan < 0 {
 		return fmt.Errorf("tracker: list scan %d is negative", c.ListScan)
 	}
-	return nil
+	_, err := reportLabelKeys(c.ReportLabels)
+	return err
 }
 
 const defaultListScan = 10_000
@@ -70,6 +78,7 @@ type Redis struct {
 	scan      int
 	claimWait time.Duration // claimWait; tests shorten it
 	owner     *ownership
+	labels    []string // report label keys
 
 	create, update, count, takeover *redis.Script
 }
@@ -92,6 +101,7 @@ func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
 		takeover:  redis.NewScript(takeoverScript),
 		owner:     newOwnership(cfg.Instance),
 	}
+	r.labels, _ = reportLabelKeys(cfg.ReportLabels) // validated above
 	r.ttl = strconv.FormatInt(r.retention.Milliseconds(), 10)
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -115,10 +125,25 @@ const (
 func callKey(id string) string         { return "call:{" + id + "}" }
 func requestKey(rid string) string     { return "callreq:{" + rid + "}" }
 func gatewayIndexKey(gw string) string { return "calls:{g:" + gw + "}" }
-func hoursKey(gw string) string        { return "report:{g:" + gw + "}:hours" }
 func bucketKeyOf(k bucketKey) string {
-	return "report:{g:" + k.gateway + "}:" + strconv.FormatInt(k.hour, 10)
+	return "report:{g:" + k.gateway + "}:" + strconv.FormatInt(k.hour, 10) + labelSuffix(k.label)
 }
+
+// hoursKey is the index of the hours of gw's buckets of label ("" = the plain buckets).
+func hoursKey(gw, label string) string { return "report:{g:" + gw + "}:hours" + labelSuffix(label) }
+
+// labelSuffix ends the key of a label bucket or of its hours: the label is last, after a
+// ":L:" no other key of the gateway has there, so its value needs no escaping (see
+// maxReportLabelKey).
+func labelSuffix(label string) string {
+	if label == "" {
+		return ""
+	}
+	return ":L:" + label
+}
+
+// bucketIDsKey is the set of the IDs counted in a plain bucket, which guards its label
+// buckets too.
 func bucketIDsKey(k bucketKey) string   { return bucketKeyOf(k) + ":ids" }
 func indexMember(c Cursor) string       { return nanosPrefix(c.CreatedAt) + ":" + c.ID }
 func memberOf(c *telephony.Call) string { return indexMember(cursorOf(c)) }
@@ -177,15 +202,20 @@ if ARGV[2] == '0' then return {1} end
 local b = redis.call('HMGET', KEYS[1], 'bg', 'bh')
 return {1, b[1], b[2]}
 `
-	// KEYS = {bucket, bucket ids, hours, gateway index}; ARGV = {call id, hour, ttl ms,
-	// oldest hour kept, index member, counter, n, counter, n, ...}. The set of counted ids
-	// makes the increment idempotent: a retry after a lost reply adds nothing. Returns 1
-	// if it counted.
+	// KEYS = {bucket, bucket ids, hours, gateway index, label bucket, its hours, label
+	// bucket, its hours, ...}; ARGV = {call id, hour, ttl ms, oldest hour kept, index
+	// member, counter, n, counter, n, ...}. The set of counted ids makes the increments of
+	// the bucket and its label buckets idempotent together: a retry after a lost reply adds
+	// nothing. The hours of a label have a TTL, as the label may stop being used. Returns
+	// 1 if it counted.
 	countScript = `
 local counted = redis.call('SADD', KEYS[2], ARGV[1])
 if counted == 1 then
 	for i = 6, #ARGV, 2 do
 		redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+		for j = 5, #KEYS, 2 do
+			redis.call('HINCRBY', KEYS[j], ARGV[i], ARGV[i + 1])
+		end
 	end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -193,6 +223,12 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[4])
 redis.call('ZADD', KEYS[4], 0, ARGV[5])
+for j = 5, #KEYS, 2 do
+	redis.call('PEXPIRE', KEYS[j], ARGV[3])
+	redis.call('ZADD', KEYS[j + 1], ARGV[2], ARGV[2])
+	redis.call('ZREMRANGEBYSCORE', KEYS[j + 1], '-inf', '(' .. ARGV[4])
+	redis.call('PEXPIRE', KEYS[j + 1], ARGV[3])
+end
 return counted
 `
 	// KEYS = {request claim}; ARGV = {old owner, new owner, ttl ms}. Compare-and-set.
@@ -379,10 +415,16 @@ func (r *Redis) write(ctx context.Context, c *telephony.Call, owner string, ifLi
 	return true, r.disown(ctx, owner, c.ID)
 }
 
-// countEnded adds an ended call to its bucket (once), indexes its gateway and hour, and
-// indexes the call again (idempotent) in case its Create could not.
+// countEnded adds an ended call to its bucket and label buckets (once), indexes its
+// gateway and hour, and indexes the call again (idempotent) in case its Create could not.
+// The labels are those of c: a retry that counts nothing adds nothing either.
 func (r *Redis) countEnded(ctx context.Context, c *telephony.Call, k bucketKey) error {
-	keys := []string{bucketKeyOf(k), bucketIDsKey(k), hoursKey(k.gateway), gatewayIndexKey(k.gateway)}
+	labels := reportLabels(c, r.labels)
+	keys := make([]string, 0, 4+2*len(labels))
+	keys = append(keys, bucketKeyOf(k), bucketIDsKey(k), hoursKey(k.gateway, ""), gatewayIndexKey(k.gateway))
+	for _, label := range labels {
+		keys = append(keys, bucketKeyOf(bucketKey{gateway: k.gateway, hour: k.hour, label: label}), hoursKey(k.gateway, label))
+	}
 	counters := Counters(c)
 	args := make([]any, 0, 5+2*len(counters))
 	oldest := r.now().Add(-r.retention).Truncate(time.Hour).Unix()
@@ -515,7 +557,7 @@ func (r *Redis) getMany(ctx context.Context, members []string) ([]*telephony.Cal
 }
 
 // Buckets implements Store.
-func (r *Redis) Buckets(ctx context.Context, gateway string, from, to time.Time) ([]Bucket, error) {
+func (r *Redis) Buckets(ctx context.Context, gateway, label string, from, to time.Time) ([]Bucket, error) {
 	gateways := []string{gateway}
 	if gateway == "" {
 		var err error
@@ -531,7 +573,7 @@ func (r *Redis) Buckets(ctx context.Context, gateway string, from, to time.Time)
 	hours := make([]*redis.StringSliceCmd, len(gateways))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, gw := range gateways {
-			hours[i] = p.ZRangeByScore(ctx, hoursKey(gw), &redis.ZRangeBy{Min: strconv.FormatInt(first, 10), Max: hi})
+			hours[i] = p.ZRangeByScore(ctx, hoursKey(gw, label), &redis.ZRangeBy{Min: strconv.FormatInt(first, 10), Max: hi})
 		}
 		return nil
 	})
@@ -545,7 +587,7 @@ func (r *Redis) Buckets(ctx context.Context, gateway string, from, to time.Time)
 			if err != nil {
 				return nil, fmt.Errorf("tracker: buckets of %s: hour %q: %w", gw, h, err)
 			}
-			keys = append(keys, bucketKey{gateway: gw, hour: n})
+			keys = append(keys, bucketKey{gateway: gw, hour: n, label: label})
 		}
 	}
 	counters := make([]*redis.MapStringStringCmd, len(keys))
@@ -564,7 +606,7 @@ func (r *Redis) Buckets(ctx context.Context, gateway string, from, to time.Time)
 		if len(raw) == 0 {
 			continue // expired after its hour's entry was read
 		}
-		b := Bucket{Gateway: k.gateway, Hour: time.Unix(k.hour, 0).UTC(), Counters: make(map[string]int64, len(raw))}
+		b := Bucket{Gateway: k.gateway, Hour: time.Unix(k.hour, 0).UTC(), Label: label, Counters: make(map[string]int64, len(raw))}
 		for name, v := range raw {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {

@@ -120,7 +120,7 @@ func TestRedisRetentionTrimsIndexes(t *testing.T) {
 	if got := listIDs(t, s, Filter{Gateway: "gw-1"}, 10); !slices.Equal(got, []string{"young"}) {
 		t.Errorf("listed gw-1: %v, want [young]", got)
 	}
-	buckets, err := s.Buckets(ctx, "", suiteT0.Add(-time.Hour), now.Add(time.Hour))
+	buckets, err := s.Buckets(ctx, "", "", suiteT0.Add(-time.Hour), now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestRedisRecordsSurviveRestart(t *testing.T) {
 		if got := listIDs(t, s, Filter{}, 2); !slices.Equal(got, wantIDs) {
 			t.Errorf("listed %v, want %v", got, wantIDs)
 		}
-		got, err := s.Buckets(ctx, "", suiteT0.Add(-time.Hour), suiteT0.Add(2*time.Hour))
+		got, err := s.Buckets(ctx, "", "", suiteT0.Add(-time.Hour), suiteT0.Add(2*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}

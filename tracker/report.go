@@ -11,10 +11,11 @@ import (
 )
 
 // Bucket is one gateway's counters (see Counters) for one hour: the sum of what every call
-// created in that hour added.
+// created in that hour added, or with a Label, every such call that carries that label.
 type Bucket struct {
 	Gateway  string
 	Hour     time.Time // start of the hour, UTC
+	Label    string    // "" for all the gateway's calls, else "k=v" (see Store.Buckets)
 	Counters map[string]int64
 }
 
@@ -117,7 +118,8 @@ type CauseCount struct {
 	Count int64
 }
 
-// BuildReport turns the buckets a store returned for q into the report. Buckets outside q
+// BuildReport turns the buckets a store returned for q into the report. It ignores
+// Bucket.Label: the caller passes the buckets of one label (or of none). Buckets outside q
 // (another gateway, an hour out of range) are ignored, buckets of the same gateway and hour
 // are added together, and counters it does not know are skipped. It does not modify buckets.
 func BuildReport(q ReportQuery, buckets []Bucket, meanings Meanings) *Report {

@@ -15,14 +15,16 @@ import (
 	"github.com/ccplane/telephony"
 )
 
-// testStore is the suite every Store passes. newStore returns an empty store each time:
-// listings and buckets see everything a store holds.
+// testStore is the suite every Store passes. newStore returns an empty store each time,
+// with report label keys suiteReportLabels: listings and buckets see everything a store
+// holds.
 func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("create is idempotent per request id", func(t *testing.T) { t.Parallel(); testStoreCreate(t, newStore(t)) })
 	t.Run("update and get", func(t *testing.T) { t.Parallel(); testStoreUpdate(t, newStore(t)) })
 	t.Run("invalid records", func(t *testing.T) { t.Parallel(); testStoreInvalid(t, newStore(t)) })
 	t.Run("list", func(t *testing.T) { t.Parallel(); testStoreList(t, newStore(t)) })
 	t.Run("buckets count each call once", func(t *testing.T) { t.Parallel(); testStoreBuckets(t, newStore(t)) })
+	t.Run("label buckets", func(t *testing.T) { t.Parallel(); testStoreLabelBuckets(t, newStore(t)) })
 	t.Run("concurrent calls", func(t *testing.T) { t.Parallel(); testStoreConcurrent(t, newStore(t)) })
 }
 
@@ -395,7 +397,7 @@ func testStoreBuckets(t *testing.T, s Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.Buckets(ctx, tc.gateway, tc.from, tc.to)
+			got, err := s.Buckets(ctx, tc.gateway, "", tc.from, tc.to)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,6 +405,72 @@ func testStoreBuckets(t *testing.T, s Store) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// suiteReportLabels are the report label keys of the suite's stores.
+var suiteReportLabels = []string{"campaign", "agent_id"}
+
+func testStoreLabelBuckets(t *testing.T, s Store) {
+	ctx := t.Context()
+	h0 := suiteT0.Truncate(time.Hour)
+	calls := []*telephony.Call{
+		{ID: "l-1", Gateway: "gw-a", CreatedAt: h0, Labels: map[string]string{"campaign": "spring", "agent_id": "7", "crm": "x"}},
+		{ID: "l-2", Gateway: "gw-a", CreatedAt: h0.Add(time.Hour), Labels: map[string]string{"campaign": "spring", "agent_id": "8"}},
+		{ID: "l-3", Gateway: "gw-b", CreatedAt: h0, Labels: map[string]string{"agent_id": "7"}},
+		// A value may hold ':' and '=': its buckets are its own.
+		{ID: "l-4", Gateway: "gw-a", CreatedAt: h0, Labels: map[string]string{"campaign": "spring:agent_id=7"}},
+		{ID: "l-5", Gateway: "gw-a", CreatedAt: h0, Labels: map[string]string{"campaign": ""}},
+		{ID: "l-6", Gateway: "gw-b", CreatedAt: h0.Add(time.Hour)},
+	}
+	var finals []*telephony.Call
+	for i, c := range calls {
+		c.State = telephony.StateDialing
+		if _, _, err := s.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		final := ended(c, []int{200, 486}[i%2], []telephony.Cause{telephony.CauseRemoteHangup, telephony.CauseRemoteRejected}[i%2],
+			c.CreatedAt.Add(5*time.Minute))
+		// Ended again, differently, and with other labels: counted once, as first ended.
+		again := final.Clone()
+		again.LastResponse = telephony.Status{Code: 503}
+		again.Labels = map[string]string{"campaign": "autumn"}
+		for _, u := range []*telephony.Call{final, final, again} {
+			if err := s.Update(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		finals = append(finals, final)
+	}
+
+	from, to := h0.Add(-time.Hour), h0.Add(3*time.Hour)
+	tests := []struct {
+		gateway, label string
+		want           []Bucket
+	}{
+		{label: "", want: expectBuckets(finals)},
+		{label: "campaign=spring", want: expectLabelBuckets(finals, "campaign=spring")},
+		{label: "agent_id=7", want: expectLabelBuckets(finals, "agent_id=7")},
+		{gateway: "gw-b", label: "agent_id=7", want: expectLabelBuckets(finals[2:3], "agent_id=7")},
+		{label: "agent_id=8", want: expectLabelBuckets(finals, "agent_id=8")},
+		{label: "campaign=spring:agent_id=7", want: expectLabelBuckets(finals, "campaign=spring:agent_id=7")},
+		{label: "campaign=", want: expectLabelBuckets(finals, "campaign=")},
+		{label: "crm=x"},           // not a report label key
+		{label: "campaign=autumn"}, // only in a version written after the first end
+		{label: "campaign"},        // no value
+		{gateway: "gw-z", label: "agent_id=7"},
+	}
+	for _, tc := range tests {
+		got, err := s.Buckets(ctx, tc.gateway, tc.label, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Buckets(%q, %q) (-want +got):\n%s", tc.gateway, tc.label, diff)
+		}
+	}
+	if n := len(expectLabelBuckets(finals, "agent_id=7")); n != 2 {
+		t.Errorf("fixture makes %d agent_id=7 buckets, want 2 (two gateways)", n)
 	}
 }
 
@@ -424,7 +492,7 @@ func testStoreConcurrent(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Buckets(ctx, "", suiteT0.Add(-time.Hour), suiteT0.Add(time.Hour))
+	got, err := s.Buckets(ctx, "", "", suiteT0.Add(-time.Hour), suiteT0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

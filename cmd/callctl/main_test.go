@@ -78,7 +78,7 @@ func TestUsage(t *testing.T) {
 		{name: "get without id", args: []string{"get"}, wantCode: 2, wantStderr: "callctl: get: CALL_ID is required"},
 		{name: "help lists report", args: []string{"help"}, wantCode: 0, wantStdout: "\n  report [flags]     "},
 		{name: "help report", args: []string{"help", "report"}, wantCode: 0, wantStdout: "usage: callctl [global flags] report [flags]\n"},
-		{name: "report -h", args: []string{"report", "-h"}, wantCode: 0, wantStdout: "--last DURATION   calls created in the DURATION up to now"},
+		{name: "report -h", args: []string{"report", "-h"}, wantCode: 0, wantStdout: "--last DURATION     calls created in the DURATION up to now"},
 		{name: "help list", args: []string{"help", "list"}, wantCode: 0, wantStdout: "  --code N             only calls whose last response code is N (0 = no response)\n"},
 		{
 			name: "unknown cause", args: []string{"list", "--cause", "busy"}, wantCode: 2,

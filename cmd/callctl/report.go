@@ -21,6 +21,7 @@ type reportOptions struct {
 	from, to timeFlag
 	last     time.Duration
 	by       string
+	label    kvFlag
 }
 
 func reportFlagSet() (*flag.FlagSet, *reportOptions) {
@@ -31,6 +32,7 @@ func reportFlagSet() (*flag.FlagSet, *reportOptions) {
 	fs.Var(&o.to, "to", "calls created before `TIME` (default: now)")
 	fs.DurationVar(&o.last, "last", 0, "calls created in the `DURATION` up to now, e.g. 24h or 90m")
 	fs.StringVar(&o.by, "by", "", "one row per `PERIOD`: hour or day (default: the server's, hour)")
+	fs.Var(&o.label, "label", "only calls labelled `KEY=VALUE` (a label in the server's calls.report_labels)")
 	return fs, o
 }
 
@@ -56,12 +58,14 @@ func parseReport(args []string, now time.Time) (*telephonyv1.GetSipReportRequest
 		return nil, bad("give --to or --last, not both (--last ends now)")
 	case given["last"] && o.last <= 0:
 		return nil, bad("--last must be positive")
+	case len(o.label.m) > 1:
+		return nil, bad("--label may be given once")
 	}
 	if err := checkRange(o.from, o.to); err != nil {
 		return nil, bad("%v", err)
 	}
 
-	req := &telephonyv1.GetSipReportRequest{Gateway: o.gateway}
+	req := &telephonyv1.GetSipReportRequest{Gateway: o.gateway, Labels: o.label.m}
 	switch o.by {
 	case "":
 	case "hour":

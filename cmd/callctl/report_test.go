@@ -333,3 +333,14 @@ func TestReportAndListUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestParseReportLabel(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	req, err := parseReport([]string{"--label", "campaign=spring"}, now)
+	if err != nil || req.GetLabels()["campaign"] != "spring" || len(req.GetLabels()) != 1 {
+		t.Errorf("--label campaign=spring: got %v, %v; want that one label", req.GetLabels(), err)
+	}
+	if _, err := parseReport([]string{"--label", "campaign=spring", "--label", "agent_id=7"}, now); err == nil {
+		t.Error("two --label flags: got no error, want a usage error")
+	}
+}

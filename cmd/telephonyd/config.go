@@ -33,6 +33,7 @@ type fileConfig struct {
 		MaxDuration     duration `yaml:"max_duration"`
 		EventRetention  duration `yaml:"event_retention"`
 		RecordRetention duration `yaml:"record_retention"`
+		ReportLabels    []string `yaml:"report_labels"`
 	} `yaml:"calls"`
 	Redis struct {
 		URL string `yaml:"url"`

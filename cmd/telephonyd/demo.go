@@ -34,6 +34,7 @@ func newDemo() (*demoGateway, error) {
 func (d *demoGateway) config() fileConfig {
 	c := defaultConfig()
 	c.SIP.Listen = "127.0.0.1:0"
+	c.Calls.ReportLabels = []string{"campaign", "agent_id"}
 	c.Gateways = []gatewayConfig{{
 		Name: "demo", Address: d.sim.Addr(), Transport: "udp",
 		Username: "demo", Password: "demo", FromUser: "15550000000",

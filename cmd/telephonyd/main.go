@@ -237,7 +237,7 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 		return nil, errors.Join(err, engine.Close(), closeRedis())
 	}
 	srv, hs := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache),
-		server.NewReportService(log, names, recs, meanings, nil))
+		server.NewReportService(server.ReportConfig{Gateways: names, Labels: cfg.Calls.ReportLabels, Meanings: meanings, Logger: log}, recs))
 	return &service{engine: engine, calls: calls, rules: cache, records: recs, gatewayNames: names,
 		closeRedis: closeRedis, grpc: srv, health: hs}, nil
 }

@@ -50,10 +50,11 @@ type records struct {
 
 func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger) (records, error) {
 	if client == nil {
-		return records{Store: tracker.NewMemory()}, nil
+		return records{Store: tracker.NewMemory().WithReportLabels(cfg.Calls.ReportLabels...)}, nil
 	}
 	store, err := tracker.NewRedis(tracker.RedisConfig{
-		Retention: time.Duration(cfg.Calls.RecordRetention), Logger: log, Instance: uuid.NewString(),
+		Retention: time.Duration(cfg.Calls.RecordRetention), ReportLabels: cfg.Calls.ReportLabels,
+		Logger: log, Instance: uuid.NewString(),
 	}, client)
 	if err != nil {
 		return records{}, err

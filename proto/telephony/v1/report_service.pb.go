@@ -86,7 +86,10 @@ type GetSipReportRequest struct {
 	// End of the range (exclusive); unset = now. At most 93 days after from.
 	To *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
 	// Length of the report's periods.
-	Granularity   ReportGranularity `protobuf:"varint,4,opt,name=granularity,proto3,enum=telephony.v1.ReportGranularity" json:"granularity,omitempty"`
+	Granularity ReportGranularity `protobuf:"varint,4,opt,name=granularity,proto3,enum=telephony.v1.ReportGranularity" json:"granularity,omitempty"`
+	// Only calls carrying this label, e.g. {"campaign": "spring"}; at most one entry, and its
+	// key must be one of the service's report labels (calls.report_labels). Empty = all calls.
+	Labels        map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +150,13 @@ func (x *GetSipReportRequest) GetGranularity() ReportGranularity {
 		return x.Granularity
 	}
 	return ReportGranularity_REPORT_GRANULARITY_UNSPECIFIED
+}
+
+func (x *GetSipReportRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 // GetSipReportResponse carries one report per gateway.
@@ -656,12 +666,16 @@ var File_telephony_v1_report_service_proto protoreflect.FileDescriptor
 
 const file_telephony_v1_report_service_proto_rawDesc = "" +
 	"\n" +
-	"!telephony/v1/report_service.proto\x12\ftelephony.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17telephony/v1/call.proto\"\xce\x01\n" +
+	"!telephony/v1/report_service.proto\x12\ftelephony.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17telephony/v1/call.proto\"\xd0\x02\n" +
 	"\x13GetSipReportRequest\x12\x18\n" +
 	"\agateway\x18\x01 \x01(\tR\agateway\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
 	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12A\n" +
-	"\vgranularity\x18\x04 \x01(\x0e2\x1f.telephony.v1.ReportGranularityR\vgranularity\"O\n" +
+	"\vgranularity\x18\x04 \x01(\x0e2\x1f.telephony.v1.ReportGranularityR\vgranularity\x12E\n" +
+	"\x06labels\x18\x05 \x03(\v2-.telephony.v1.GetSipReportRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"O\n" +
 	"\x14GetSipReportResponse\x127\n" +
 	"\bgateways\x18\x01 \x03(\v2\x1b.telephony.v1.GatewayReportR\bgateways\"\x92\x01\n" +
 	"\rGatewayReport\x12\x18\n" +
@@ -720,7 +734,7 @@ func file_telephony_v1_report_service_proto_rawDescGZIP() []byte {
 }
 
 var file_telephony_v1_report_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_telephony_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_telephony_v1_report_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_telephony_v1_report_service_proto_goTypes = []any{
 	(ReportGranularity)(0),        // 0: telephony.v1.ReportGranularity
 	(*GetSipReportRequest)(nil),   // 1: telephony.v1.GetSipReportRequest
@@ -731,37 +745,39 @@ var file_telephony_v1_report_service_proto_goTypes = []any{
 	(*CodeCount)(nil),             // 6: telephony.v1.CodeCount
 	(*PartyCount)(nil),            // 7: telephony.v1.PartyCount
 	(*CauseCount)(nil),            // 8: telephony.v1.CauseCount
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*SipStatus)(nil),             // 11: telephony.v1.SipStatus
-	(TerminationParty)(0),         // 12: telephony.v1.TerminationParty
-	(TerminationCause)(0),         // 13: telephony.v1.TerminationCause
+	nil,                           // 9: telephony.v1.GetSipReportRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*SipStatus)(nil),             // 12: telephony.v1.SipStatus
+	(TerminationParty)(0),         // 13: telephony.v1.TerminationParty
+	(TerminationCause)(0),         // 14: telephony.v1.TerminationCause
 }
 var file_telephony_v1_report_service_proto_depIdxs = []int32{
-	9,  // 0: telephony.v1.GetSipReportRequest.from:type_name -> google.protobuf.Timestamp
-	9,  // 1: telephony.v1.GetSipReportRequest.to:type_name -> google.protobuf.Timestamp
+	10, // 0: telephony.v1.GetSipReportRequest.from:type_name -> google.protobuf.Timestamp
+	10, // 1: telephony.v1.GetSipReportRequest.to:type_name -> google.protobuf.Timestamp
 	0,  // 2: telephony.v1.GetSipReportRequest.granularity:type_name -> telephony.v1.ReportGranularity
-	3,  // 3: telephony.v1.GetSipReportResponse.gateways:type_name -> telephony.v1.GatewayReport
-	5,  // 4: telephony.v1.GatewayReport.total:type_name -> telephony.v1.ReportFigures
-	4,  // 5: telephony.v1.GatewayReport.periods:type_name -> telephony.v1.PeriodReport
-	9,  // 6: telephony.v1.PeriodReport.start:type_name -> google.protobuf.Timestamp
-	5,  // 7: telephony.v1.PeriodReport.figures:type_name -> telephony.v1.ReportFigures
-	10, // 8: telephony.v1.ReportFigures.acd:type_name -> google.protobuf.Duration
-	10, // 9: telephony.v1.ReportFigures.pdd_p50:type_name -> google.protobuf.Duration
-	10, // 10: telephony.v1.ReportFigures.pdd_p95:type_name -> google.protobuf.Duration
-	6,  // 11: telephony.v1.ReportFigures.codes:type_name -> telephony.v1.CodeCount
-	7,  // 12: telephony.v1.ReportFigures.parties:type_name -> telephony.v1.PartyCount
-	8,  // 13: telephony.v1.ReportFigures.causes:type_name -> telephony.v1.CauseCount
-	11, // 14: telephony.v1.CodeCount.status:type_name -> telephony.v1.SipStatus
-	12, // 15: telephony.v1.PartyCount.party:type_name -> telephony.v1.TerminationParty
-	13, // 16: telephony.v1.CauseCount.cause:type_name -> telephony.v1.TerminationCause
-	1,  // 17: telephony.v1.ReportService.GetSipReport:input_type -> telephony.v1.GetSipReportRequest
-	2,  // 18: telephony.v1.ReportService.GetSipReport:output_type -> telephony.v1.GetSipReportResponse
-	18, // [18:19] is the sub-list for method output_type
-	17, // [17:18] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	9,  // 3: telephony.v1.GetSipReportRequest.labels:type_name -> telephony.v1.GetSipReportRequest.LabelsEntry
+	3,  // 4: telephony.v1.GetSipReportResponse.gateways:type_name -> telephony.v1.GatewayReport
+	5,  // 5: telephony.v1.GatewayReport.total:type_name -> telephony.v1.ReportFigures
+	4,  // 6: telephony.v1.GatewayReport.periods:type_name -> telephony.v1.PeriodReport
+	10, // 7: telephony.v1.PeriodReport.start:type_name -> google.protobuf.Timestamp
+	5,  // 8: telephony.v1.PeriodReport.figures:type_name -> telephony.v1.ReportFigures
+	11, // 9: telephony.v1.ReportFigures.acd:type_name -> google.protobuf.Duration
+	11, // 10: telephony.v1.ReportFigures.pdd_p50:type_name -> google.protobuf.Duration
+	11, // 11: telephony.v1.ReportFigures.pdd_p95:type_name -> google.protobuf.Duration
+	6,  // 12: telephony.v1.ReportFigures.codes:type_name -> telephony.v1.CodeCount
+	7,  // 13: telephony.v1.ReportFigures.parties:type_name -> telephony.v1.PartyCount
+	8,  // 14: telephony.v1.ReportFigures.causes:type_name -> telephony.v1.CauseCount
+	12, // 15: telephony.v1.CodeCount.status:type_name -> telephony.v1.SipStatus
+	13, // 16: telephony.v1.PartyCount.party:type_name -> telephony.v1.TerminationParty
+	14, // 17: telephony.v1.CauseCount.cause:type_name -> telephony.v1.TerminationCause
+	1,  // 18: telephony.v1.ReportService.GetSipReport:input_type -> telephony.v1.GetSipReportRequest
+	2,  // 19: telephony.v1.ReportService.GetSipReport:output_type -> telephony.v1.GetSipReportResponse
+	19, // [19:20] is the sub-list for method output_type
+	18, // [18:19] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_telephony_v1_report_service_proto_init() }
@@ -776,7 +792,7 @@ func file_telephony_v1_report_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telephony_v1_report_service_proto_rawDesc), len(file_telephony_v1_report_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,7 +31,8 @@ const (
 // the server from aggregates kept as calls end.
 type ReportServiceClient interface {
 	// Returns the SIP-response report for a time range. Errors: INVALID_ARGUMENT (range,
-	// granularity), NOT_FOUND (gateway), UNAVAILABLE (the record store cannot be reached).
+	// granularity, a label that is not aggregated), NOT_FOUND (gateway), UNAVAILABLE (the record
+	// store cannot be reached).
 	GetSipReport(ctx context.Context, in *GetSipReportRequest, opts ...grpc.CallOption) (*GetSipReportResponse, error)
 }
 
@@ -62,7 +63,8 @@ func (c *reportServiceClient) GetSipReport(ctx context.Context, in *GetSipReport
 // the server from aggregates kept as calls end.
 type ReportServiceServer interface {
 	// Returns the SIP-response report for a time range. Errors: INVALID_ARGUMENT (range,
-	// granularity), NOT_FOUND (gateway), UNAVAILABLE (the record store cannot be reached).
+	// granularity, a label that is not aggregated), NOT_FOUND (gateway), UNAVAILABLE (the record
+	// store cannot be reached).
 	GetSipReport(context.Context, *GetSipReportRequest) (*GetSipReportResponse, error)
 	mustEmbedUnimplementedReportServiceServer()
 }
