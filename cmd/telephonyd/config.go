@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/sipengine"
+	"github.com/ccplane/telephony/tracker"
 )
 
 // fileConfig is the YAML configuration file; README.md documents every key.
@@ -153,6 +154,10 @@ func (c fileConfig) validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		errs = append(errs, fmt.Errorf("log.format %q is not text or json", c.Log.Format))
+	}
+	// The record stores share these rules for report labels, whichever store is in use.
+	if err := (tracker.RedisConfig{ReportLabels: c.Calls.ReportLabels}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("calls.report_labels: %w", err))
 	}
 	if len(c.Gateways) == 0 {
 		errs = append(errs, errors.New("gateways: none defined; calls would have nowhere to go"))

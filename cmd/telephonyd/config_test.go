@@ -50,6 +50,8 @@ gateways:
 // TestLoadConfigReportsEveryProblem checks that one start shows all mistakes, with where.
 func TestLoadConfigReportsEveryProblem(t *testing.T) {
 	_, err := loadConfig(writeConfig(t, `
+calls:
+  report_labels: ["camp aign"]
 log:
   level: loud
 gateways:
@@ -60,7 +62,7 @@ gateways:
 	if err == nil {
 		t.Fatal("loadConfig accepted a broken file")
 	}
-	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`} {
+	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`, "calls.report_labels"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
