@@ -45,7 +45,11 @@ func (o *callObserver) apply(ev sipengine.Event) {
 		if code == 401 || code == 407 {
 			return // a challenge is answered and retried; the engine reports it if it was final
 		}
-		r.LastResponse = ev.Status
+		if code < 300 {
+			// A final error is the provider's word only if the engine says so (a 487 answers
+			// our own CANCEL): the ended event that follows sets it.
+			r.LastResponse = ev.Status
+		}
 		if code >= 180 && code < 200 && r.ProgressAt.IsZero() {
 			r.ProgressAt = ev.At
 		}
@@ -62,7 +66,7 @@ func (o *callObserver) apply(ev sipengine.Event) {
 		r.Termination = ev.End.Termination
 		r.LastResponse = ev.End.LastResponse
 		r.EndedAt = ev.At
-		o.s.log.Info("call ended", "call_id", r.ID, "gateway", r.Gateway,
+		o.s.log.Info("call ended", "call_id", r.ID, "gateway_id", r.Gateway,
 			"party", r.Termination.Party.String(), "cause", r.Termination.Cause.String(),
 			"sip_status", r.LastResponse.Code, "err", ev.End.Err)
 	}

@@ -59,7 +59,9 @@ func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger)
 	if err != nil {
 		return records{}, err
 	}
-	buf, err := tracker.NewBuffered(tracker.BufferConfig{Logger: log}, store)
+	// Records are written from the calls' own goroutines: a Redis that stops answering may
+	// hold a call this long once, before its records go to the buffer.
+	buf, err := tracker.NewBuffered(tracker.BufferConfig{Logger: log, WriteTimeout: 250 * time.Millisecond}, store)
 	if err != nil {
 		return records{}, err
 	}
