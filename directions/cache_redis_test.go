@@ -42,7 +42,7 @@ func newInstance(t testing.TB, addr string, cfg CacheConfig, wrap func(Store) St
 // made next reaches them by pub/sub.
 func waitSubscribers(t testing.TB, c *redis.Client, n int64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d subscribers", n), func() bool {
+	testenv.Eventually(t, fmt.Sprintf("%d subscribers", n), func() bool {
 		got, err := c.PubSubNumSub(context.Background(), changesChannel).Result()
 		return err == nil && got[changesChannel] == n
 	})
@@ -51,7 +51,7 @@ func waitSubscribers(t testing.TB, c *redis.Client, n int64) {
 // waitVersion waits until the cache has the gateway's rules of version v in force.
 func waitVersion(t testing.TB, c *Cache, gw string, v uint64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%s at version %d", gw, v), func() bool {
+	testenv.Eventually(t, fmt.Sprintf("%s at version %d", gw, v), func() bool {
 		got, _ := c.Version(gw)
 		return got == v
 	})
@@ -137,7 +137,7 @@ func TestCacheRedisRestart(t *testing.T) {
 	waitVersion(t, b.cache, "gw", v)
 
 	srv.Stop()
-	eventually(t, "Stale to report gw", func() bool { _, ok := b.cache.Stale()["gw"]; return ok })
+	testenv.Eventually(t, "Stale to report gw", func() bool { _, ok := b.cache.Stale()["gw"]; return ok })
 	if _, d, err := b.cache.Check("gw", "79161234567"); !d.Allowed || err != nil {
 		t.Errorf("Check while Redis is down: got %+v, %v, want allowed by the last rules", d, err)
 	}
@@ -153,7 +153,7 @@ func TestCacheRedisRestart(t *testing.T) {
 	}
 
 	srv.Start()
-	eventually(t, "Stale to clear", func() bool { return b.cache.Stale() == nil })
+	testenv.Eventually(t, "Stale to clear", func() bool { return b.cache.Stale() == nil })
 	got, gotV, err := a.store.Rules(ctx, "gw")
 	if diff := cmp.Diff(rules, got); diff != "" || gotV != v || err != nil {
 		t.Errorf("rules after the restart: version %d, %v, want %d (-want +got):\n%s", gotV, err, v, diff)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ccplane/telephony/internal/testenv"
 )
 
 func TestCacheCheck(t *testing.T) {
@@ -230,7 +232,7 @@ func TestCacheRunFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range caches {
-		eventually(t, fmt.Sprintf("cache %d at version %d", i, v), func() bool {
+		testenv.Eventually(t, fmt.Sprintf("cache %d at version %d", i, v), func() bool {
 			got, _ := c.Version("gw")
 			return got == v
 		})
@@ -240,7 +242,7 @@ func TestCacheRunFollowsChanges(t *testing.T) {
 func TestCacheRunTwice(t *testing.T) {
 	c := NewCache(CacheConfig{Gateways: []string{"gw"}}, &fakeStore{Store: NewMemory(), subscribe: deaf})
 	runCache(t, c)
-	eventually(t, "Run to start", c.running.Load)
+	testenv.Eventually(t, "Run to start", c.running.Load)
 	if err := c.Run(t.Context()); err == nil {
 		t.Error("second Run: got nil, want an error")
 	}
@@ -271,7 +273,7 @@ func TestCacheRunRetriesFailedLoad(t *testing.T) {
 	}
 	runCache(t, c)
 	down.Store(false)
-	eventually(t, "the gateway to load", func() bool { _, ok := c.Version("gw"); return ok })
+	testenv.Eventually(t, "the gateway to load", func() bool { _, ok := c.Version("gw"); return ok })
 }
 
 // Lookups during swaps see one rule set or the other, whole: set A allows 123 and has
@@ -311,7 +313,7 @@ func TestCacheAtomicSwap(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(testenv.WaitFor)
 	for i := 0; i < 200 || !(seenA.Load() && seenB.Load()); i++ {
 		set := a
 		if i%2 == 0 {
@@ -324,7 +326,7 @@ func TestCacheAtomicSwap(t *testing.T) {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("readers saw A: %v, B: %v after %v of swaps", seenA.Load(), seenB.Load(), waitFor)
+			t.Errorf("readers saw A: %v, B: %v after %v of swaps", seenA.Load(), seenB.Load(), testenv.WaitFor)
 			break
 		}
 	}

@@ -10,33 +10,14 @@ import (
 	"github.com/ccplane/telephony/internal/testenv"
 )
 
-// waitFor bounds every wait for something another goroutine or instance does.
-const waitFor = 10 * time.Second
-
-// eventually polls cond until it holds, failing the test with what after waitFor.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitFor)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("after %v: still waiting for %s", waitFor, what)
-		case <-tick.C:
-		}
-	}
-}
-
-// receive returns the next value from ch, failing the test after waitFor.
+// receive returns the next value from ch, failing the test after testenv.WaitFor.
 func receive[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(waitFor):
-		t.Fatalf("after %v: still waiting for %s", waitFor, what)
+	case <-time.After(testenv.WaitFor):
+		t.Fatalf("after %v: still waiting for %s", testenv.WaitFor, what)
 	}
 	panic("unreachable")
 }

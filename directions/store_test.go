@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ccplane/telephony/internal/testenv"
 )
 
 // testStore is the suite every Store passes. newStore may return the same store to every
@@ -283,7 +285,7 @@ func testStoreAtomicReplace(t *testing.T, s Store) {
 		})
 	}
 	// Replace until every reader has read many times, so reads and writes overlap.
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(testenv.WaitFor)
 	for i := 0; i < 100 || !readMany(&reads); i++ {
 		set := a
 		if i%2 == 1 {
@@ -294,7 +296,7 @@ func testStoreAtomicReplace(t *testing.T, s Store) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("readers did not get to read in %v", waitFor)
+			t.Errorf("readers did not get to read in %v", testenv.WaitFor)
 			break
 		}
 	}

@@ -73,7 +73,7 @@ func TestBufferedRedisOutage(t *testing.T) {
 	}
 
 	srv.Start()
-	eventually(t, "the buffer written to Redis", func() bool { return b.Pending() == 0 })
+	testenv.Eventually(t, "the buffer written to Redis", func() bool { return b.Pending() == 0 })
 	// The records are final, and counted once, for any instance to see.
 	other := newRedis(t, RedisConfig{Now: suiteClock}, newClient(t, srv.Addr()))
 	check := func(when string) {

@@ -116,12 +116,12 @@ func startClusterNode(t *testing.T, bin string) *clusterNode {
 	return n
 }
 
-// until polls cond with a client of the node until it holds, the node exits, or waitFor
+// until polls cond with a client of the node until it holds, the node exits, or testenv.WaitFor
 // passes.
 func (n *clusterNode) until(cond func(c *redis.Client) bool) error {
 	c := redis.NewClient(&redis.Options{Addr: n.addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	deadline := time.NewTimer(waitFor)
+	deadline := time.NewTimer(testenv.WaitFor)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()

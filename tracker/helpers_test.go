@@ -12,25 +12,6 @@ import (
 	"github.com/ccplane/telephony/internal/testenv"
 )
 
-// waitFor bounds every wait for something another goroutine or process does.
-const waitFor = 10 * time.Second
-
-// eventually polls cond until it holds, failing the test with what after waitFor.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitFor)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("after %v: still waiting for %s", waitFor, what)
-		case <-tick.C:
-		}
-	}
-}
-
 // newClient returns a go-redis client of addr, closed when the test ends. Retries are off
 // and timeouts short, so that a stopped server fails calls at once.
 func newClient(t testing.TB, addr string) *redis.Client {

@@ -377,7 +377,7 @@ func TestRunOwnership(t *testing.T) {
 	}
 	a := newRedis(t, RedisConfig{Instance: "A"}, c)
 	stopA := run(a)
-	eventually(t, "A's heartbeat", func() bool {
+	testenv.Eventually(t, "A's heartbeat", func() bool {
 		ttl := c.PTTL(t.Context(), heartbeatKey("A")).Val()
 		return ttl > 0 && ttl <= beatsPerTTL*interval && c.SIsMember(t.Context(), instancesKey, "A").Val()
 	})
@@ -387,7 +387,7 @@ func TestRunOwnership(t *testing.T) {
 	b := newRedis(t, RedisConfig{Instance: "B"}, c)
 	run(b)
 	stopA()
-	eventually(t, "A's call ended as lost", func() bool {
+	testenv.Eventually(t, "A's call ended as lost", func() bool {
 		got, err := b.Get(t.Context(), "call")
 		return err == nil && got.Termination.Cause == telephony.CauseLost
 	})
@@ -398,7 +398,7 @@ func TestRunOwnership(t *testing.T) {
 	if diff := cmp.Diff(lost(call, got.EndedAt), got, equalCalls); diff != "" || got.EndedAt.IsZero() {
 		t.Errorf("call (-want +got):\n%s", diff)
 	}
-	eventually(t, "A forgotten", func() bool { return !c.SIsMember(t.Context(), instancesKey, "A").Val() })
+	testenv.Eventually(t, "A forgotten", func() bool { return !c.SIsMember(t.Context(), instancesKey, "A").Val() })
 }
 
 // The whole suite again with calls owned: ownership changes nothing a store answers.
