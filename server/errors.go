@@ -32,8 +32,9 @@ type blockedError struct {
 }
 
 func (e *blockedError) Error() string {
-	return fmt.Sprintf("number %s is outside the directions of gateway %s (rule %s); call %s recorded as 900 Direction blocked",
-		e.number, e.gateway, e.rule, e.callID)
+	// The number itself is in the ErrorInfo metadata only: error messages end up in logs.
+	return fmt.Sprintf("the number is outside the directions of gateway %s (rule %s); call %s recorded as 900 Direction blocked",
+		e.gateway, e.rule, e.callID)
 }
 
 // watcherBehind is a slow watcher's resumable error: the client resumes from after_sequence.
