@@ -107,6 +107,28 @@ func TestSipReport(t *testing.T) {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
 
+	// The same calls through ListCalls' filters.
+	code404, code0 := int32(404), int32(0)
+	lists := []struct {
+		name string
+		req  *telephonyv1.ListCallsRequest
+		want int
+	}{
+		{name: "last code 404", req: &telephonyv1.ListCallsRequest{LastCode: &code404}, want: 1},
+		{name: "no response at all", req: &telephonyv1.ListCallsRequest{LastCode: &code0}, want: 0},
+		{name: "ended by us", req: &telephonyv1.ListCallsRequest{Party: kill}, want: 1},
+		{name: "rejected", req: &telephonyv1.ListCallsRequest{Cause: telephonyv1.TerminationCause_TERMINATION_CAUSE_REMOTE_REJECTED}, want: 2},
+		{name: "created before the batch", req: &telephonyv1.ListCallsRequest{CreatedBefore: timestamppb.New(from)}, want: 0},
+		{name: "campaign and party", req: &telephonyv1.ListCallsRequest{Party: finish,
+			Labels: map[string]string{"campaign": "spring"}}, want: 2},
+	}
+	for _, tc := range lists {
+		res, err := st.client.ListCalls(ctx, tc.req)
+		if err != nil || len(res.GetCalls()) != tc.want {
+			t.Errorf("ListCalls %s: %d calls, %v; want %d", tc.name, len(res.GetCalls()), err, tc.want)
+		}
+	}
+
 	// One campaign: the same figures, without the call of the other campaign.
 	spring, err := st.reports.GetSipReport(ctx, &telephonyv1.GetSipReportRequest{From: timestamppb.New(from),
 		Labels: map[string]string{"campaign": "spring"}})
