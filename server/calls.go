@@ -109,7 +109,7 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	}
 	existing, created, err := s.records.Create(ctx, rec)
 	if err != nil {
-		return nil, err
+		return nil, recordsError(err)
 	}
 	if !created {
 		// The same request_id: the same call and the same answer, never a second INVITE.
@@ -118,6 +118,7 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 		}
 		return existing, nil
 	}
+	first := rec.Clone() // rec belongs to the observer from here on
 	o := &callObserver{s: s, rec: rec, events: s.events.open(rec.ID)}
 	if !verdict.Allowed {
 		o.endUnsent(telephony.CauseDirectionBlocked, telephony.StatusDirectionBlocked, nil)
@@ -149,7 +150,14 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	s.mu.Lock()
 	o.call = call
 	s.mu.Unlock()
-	return s.records.Get(ctx, rec.ID)
+	// The INVITE is out: whatever happens now, the caller must get the call, not an error
+	// it might retry (and ring the callee twice).
+	placed, err := s.records.Get(ctx, rec.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "placed call not read back; answering with its first record", "call_id", rec.ID, "err", err)
+		return first, nil
+	}
+	return placed, nil
 }
 
 func blocked(c *telephony.Call, rule string) error {
@@ -187,7 +195,7 @@ func (s *CallService) HangUp(ctx context.Context, r *telephonyv1.HangUpRequest) 
 	}
 	rec, err := s.records.Get(ctx, r.GetCallId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, toStatus(ctx, s.log, recordsError(err))
 	}
 	return &telephonyv1.HangUpResponse{Call: callToProto(rec)}, nil
 }
@@ -199,7 +207,7 @@ func (s *CallService) GetCall(ctx context.Context, r *telephonyv1.GetCallRequest
 	}
 	rec, err := s.records.Get(ctx, r.GetCallId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, toStatus(ctx, s.log, recordsError(err))
 	}
 	return &telephonyv1.GetCallResponse{Call: callToProto(rec)}, nil
 }
@@ -213,7 +221,7 @@ func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.Ser
 	l, ok := s.events.get(r.GetCallId())
 	if !ok {
 		if _, err := s.records.Get(ctx, r.GetCallId()); err != nil {
-			return toStatus(ctx, s.log, err)
+			return toStatus(ctx, s.log, recordsError(err))
 		}
 		return toStatus(ctx, s.log, fmt.Errorf("events of call %s: %w (history expired)", r.GetCallId(), tracker.ErrNotFound))
 	}

@@ -79,7 +79,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.Unavailable, err.Error()+"; nothing was sent")
 	case errors.Is(err, errRecordsUnavailable):
 		log.ErrorContext(ctx, "record store failed", "err", err)
-		return status.Error(codes.Unavailable, "the call records cannot be read right now")
+		return status.Error(codes.Unavailable, "the call records cannot be reached right now; retry later")
 	case errors.Is(err, errRulesUnavailable):
 		log.ErrorContext(ctx, "directions store failed", "err", err)
 		return status.Error(codes.Unavailable, "the directions store cannot be reached; nothing was changed")
@@ -100,4 +100,13 @@ func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) erro
 		st = d
 	}
 	return st.Err()
+}
+
+// recordsError marks a failure of the record store as such (UNAVAILABLE); a missing call and
+// the caller's own cancellation keep their meaning.
+func recordsError(err error) error {
+	if errors.Is(err, tracker.ErrNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errRecordsUnavailable, err)
 }

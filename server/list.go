@@ -21,7 +21,7 @@ func (s *CallService) ListCalls(ctx context.Context, r *telephonyv1.ListCallsReq
 	}
 	calls, next, err := s.records.List(ctx, f)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, toStatus(ctx, s.log, recordsError(err))
 	}
 	resp := &telephonyv1.ListCallsResponse{NextPageToken: encodeCursor(next)}
 	for _, c := range calls {

@@ -68,7 +68,7 @@ func (s *ReportService) GetSipReport(ctx context.Context, r *telephonyv1.GetSipR
 	}
 	buckets, err := s.store.Buckets(ctx, q.Gateway, label, q.From, q.To)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: %w", errRecordsUnavailable, err))
+		return nil, toStatus(ctx, s.log, recordsError(err))
 	}
 	rep := tracker.BuildReport(q, buckets, s.meanings)
 	res := &telephonyv1.GetSipReportResponse{}
