@@ -209,6 +209,10 @@ func (s *CallService) GetCall(ctx context.Context, r *telephonyv1.GetCallRequest
 	if err != nil {
 		return nil, toStatus(ctx, s.log, recordsError(err))
 	}
+	if !inScope(callScope(ctx), rec.Labels) {
+		// Another agent's call answers as a missing one: its existence is not revealed.
+		return nil, toStatus(ctx, s.log, tracker.ErrNotFound)
+	}
 	return &telephonyv1.GetCallResponse{Call: callToProto(rec)}, nil
 }
 
@@ -217,6 +221,16 @@ func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.Ser
 	ctx := stream.Context()
 	if err := checkCallID(r.GetCallId()); err != nil {
 		return toStatus(ctx, s.log, err)
+	}
+	if scope := callScope(ctx); scope != nil {
+		// An agent watches only its own calls; another's answers as a missing one.
+		rec, err := s.records.Get(ctx, r.GetCallId())
+		if err != nil {
+			return toStatus(ctx, s.log, recordsError(err))
+		}
+		if !inScope(scope, rec.Labels) {
+			return toStatus(ctx, s.log, tracker.ErrNotFound)
+		}
 	}
 	l, ok := s.events.get(r.GetCallId())
 	if !ok {

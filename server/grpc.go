@@ -19,23 +19,24 @@ import (
 
 // NewGRPCServer returns a gRPC server with the call, direction and report services, gRPC health (the
 // service names and the empty name SERVING) and server reflection, behind logging and panic
-// recovery. The caller serves it and flips health on shutdown.
-func NewGRPCServer(log *slog.Logger, calls *CallService, dirs *DirectionService, reports *ReportService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+// recovery, and bearer-token authentication when authCfg has tokens (health and reflection stay
+// open). The caller serves it and flips health on shutdown.
+func NewGRPCServer(log *slog.Logger, authCfg AuthConfig, calls *CallService, dirs *DirectionService, reports *ReportService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
+	// Outermost first: logging, then auth (skipping health and reflection), then recovery.
+	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...)}
+	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(interceptorLogger(log), logOpts...)}
+	if authUnary, authStream := authInterceptors(authCfg, log); authUnary != nil {
+		unary, stream = append(unary, authUnary), append(stream, authStream)
+	}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...),
-			recovery.UnaryServerInterceptor(rec),
-		),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(interceptorLogger(log), logOpts...),
-			recovery.StreamServerInterceptor(rec),
-		),
+		grpc.ChainUnaryInterceptor(append(unary, recovery.UnaryServerInterceptor(rec))...),
+		grpc.ChainStreamInterceptor(append(stream, recovery.StreamServerInterceptor(rec))...),
 	)
 	srv := grpc.NewServer(opts...)
 	telephonyv1.RegisterCallServiceServer(srv, calls)

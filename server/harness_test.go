@@ -41,6 +41,8 @@ type stackConfig struct {
 	rules map[string][]directions.Rule
 	// redisRecords keeps call records in a redis-server of the test's own, not in memory.
 	redisRecords bool
+	// auth holds the bearer tokens; none = authentication off.
+	auth server.AuthConfig
 }
 
 func startStack(t *testing.T, sc stackConfig) *stack {
@@ -92,7 +94,7 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache),
+	srv, _ := server.NewGRPCServer(log, sc.auth, calls, server.NewDirectionService(log, names, store, cache),
 		server.NewReportService(server.ReportConfig{Gateways: names, Labels: []string{"campaign"}, Logger: log}, records))
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()

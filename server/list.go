@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,21 @@ func (s *CallService) ListCalls(ctx context.Context, r *telephonyv1.ListCallsReq
 	f, err := listFilter(r)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
+	}
+	if scope := callScope(ctx); scope != nil {
+		// An agent lists only its own calls, whatever the request asks; the request's
+		// labels still apply on top, so a contradicting one lists nothing.
+		labels := maps.Clone(f.Labels)
+		if labels == nil {
+			labels = make(map[string]string, len(scope))
+		}
+		for k, v := range scope {
+			if got, ok := labels[k]; ok && got != v {
+				return &telephonyv1.ListCallsResponse{}, nil
+			}
+			labels[k] = v
+		}
+		f.Labels = labels
 	}
 	calls, next, err := s.records.List(ctx, f)
 	if err != nil {

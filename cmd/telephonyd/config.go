@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ccplane/telephony/directions"
+	"github.com/ccplane/telephony/server"
 	"github.com/ccplane/telephony/sipengine"
 	"github.com/ccplane/telephony/tracker"
 )
@@ -47,6 +50,52 @@ type fileConfig struct {
 		Format string `yaml:"format"`
 	} `yaml:"log"`
 	Gateways []gatewayConfig `yaml:"gateways"`
+	Auth     struct {
+		Tokens []tokenConfig `yaml:"tokens"`
+		// TokensFile holds more tokens (the same list), for secrets kept apart; a relative
+		// path is relative to the configuration file.
+		TokensFile string `yaml:"tokens_file"`
+	} `yaml:"auth"`
+}
+
+// tokenConfig is one bearer token; no tokens at all turns authentication off.
+type tokenConfig struct {
+	Name   string            `yaml:"name"`
+	Token  secret            `yaml:"token"`
+	Role   string            `yaml:"role"`
+	Labels map[string]string `yaml:"labels"`
+}
+
+// authConfig is the server's view of auth.tokens (with those of auth.tokens_file).
+func (c fileConfig) authConfig() server.AuthConfig {
+	var a server.AuthConfig
+	for _, t := range c.Auth.Tokens {
+		a.Tokens = append(a.Tokens, server.Token{Name: t.Name, Secret: string(t.Token), Role: server.Role(t.Role), Labels: t.Labels})
+	}
+	return a
+}
+
+// loadTokensFile appends the tokens of auth.tokens_file to auth.tokens.
+func (c *fileConfig) loadTokensFile(configPath string) error {
+	path := c.Auth.TokensFile
+	if path == "" {
+		return nil
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(configPath), path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("auth.tokens_file: %w", err)
+	}
+	var tokens []tokenConfig
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tokens); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("auth.tokens_file %s: %w", path, err)
+	}
+	c.Auth.Tokens = append(c.Auth.Tokens, tokens...)
+	return nil
 }
 
 type gatewayConfig struct {
@@ -132,7 +181,7 @@ func loadConfig(path string) (fileConfig, error) {
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
-	return c, c.validate()
+	return c, errors.Join(c.loadTokensFile(path), c.validate())
 }
 
 // validate reports every problem at once.
@@ -173,6 +222,11 @@ func (c fileConfig) validate() error {
 		}
 		if _, err := directions.Compile(g.seedRules()); err != nil {
 			errs = append(errs, fmt.Errorf("gateways[%d] (%s) allow/deny: %w", i, g.Name, err))
+		}
+	}
+	if err := c.authConfig().Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, fmt.Errorf("auth.%w", e))
 		}
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -83,5 +84,55 @@ func TestPasswordsNeverLogged(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("gateway", "password", g.Password, "gateway", g)
 	if strings.Contains(buf.String(), "s3cret") {
 		t.Errorf("log line %q shows the password", buf.String())
+	}
+}
+
+func TestLoadConfigAuth(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tokens.yaml"), []byte("- {name: ops, token: adm1n-secret, role: admin}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "telephonyd.yaml")
+	if err := os.WriteFile(path, []byte(`
+gateways:
+  - {name: a, address: 192.0.2.10:5060, transport: udp}
+auth:
+  tokens_file: tokens.yaml
+  tokens:
+    - {name: crm, token: crm-secret, role: dialer}
+    - {name: desk-7, token: desk7-secret, role: agent, labels: {agent_id: "7"}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.authConfig().Tokens
+	if len(got) != 3 || got[1].Labels["agent_id"] != "7" || got[2].Name != "ops" || got[2].Secret != "adm1n-secret" {
+		t.Errorf("tokens %+v, want crm, desk-7 and ops from the file", got)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("configuration", "auth", c.Auth, "tokens", fmt.Sprint(got))
+	if strings.Contains(buf.String(), "secret") {
+		t.Errorf("log line %q shows a token", buf.String())
+	}
+
+	_, err = loadConfig(writeConfig(t, `
+gateways:
+  - {name: a, address: 192.0.2.10:5060, transport: udp}
+auth:
+  tokens_file: /nonexistent/tokens.yaml
+  tokens:
+    - {name: x, token: t1, role: superuser}
+    - {name: desk, token: t2, role: agent}
+`))
+	if err == nil {
+		t.Fatal("loadConfig accepted broken tokens")
+	}
+	for _, want := range []string{"auth.tokens_file", `auth.tokens[0] (x): role "superuser"`, "auth.tokens[1] (desk): an agent token needs labels"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
 	}
 }

@@ -74,7 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("configuration", "grpc", cfg.GRPC.Listen, "sip", cfg.SIP.Listen, "gateways", fmt.Sprintf("%+v", cfg.Gateways))
+	log.Info("configuration", "grpc", cfg.GRPC.Listen, "sip", cfg.SIP.Listen, "gateways", fmt.Sprintf("%+v", cfg.Gateways),
+		"auth_tokens", fmt.Sprint(cfg.authConfig().Tokens))
 	svc, err := build(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -236,7 +237,7 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 	if err != nil {
 		return nil, errors.Join(err, engine.Close(), closeRedis())
 	}
-	srv, hs := server.NewGRPCServer(log, calls, server.NewDirectionService(log, names, store, cache),
+	srv, hs := server.NewGRPCServer(log, cfg.authConfig(), calls, server.NewDirectionService(log, names, store, cache),
 		server.NewReportService(server.ReportConfig{Gateways: names, Labels: cfg.Calls.ReportLabels, Meanings: meanings, Logger: log}, recs))
 	return &service{engine: engine, calls: calls, rules: cache, records: recs, gatewayNames: names,
 		closeRedis: closeRedis, grpc: srv, health: hs}, nil
