@@ -68,11 +68,14 @@ func (r *recorder) history() string {
 	return strings.Join(r.lines, ", ")
 }
 
-// startEngine runs an engine on 127.0.0.1:0 and returns it with the function that shuts it
-// down (also registered as cleanup).
-func startEngine(t *testing.T) (*sipengine.Engine, func()) {
+// testEngine is the engine configuration of the tests: loopback, short timers.
+var testEngine = sipengine.Config{Listen: "127.0.0.1:0", SetupTimeout: time.Second, EndGrace: time.Second}
+
+// startEngine runs an engine with cfg and returns it with the function that shuts it down
+// (also registered as cleanup).
+func startEngine(t *testing.T, cfg sipengine.Config) (*sipengine.Engine, func()) {
 	t.Helper()
-	e, err := sipengine.New(sipengine.Config{Listen: "127.0.0.1:0", SetupTimeout: time.Second, EndGrace: time.Second})
+	e, err := sipengine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +94,14 @@ func startEngine(t *testing.T) (*sipengine.Engine, func()) {
 	return e, stop
 }
 
-func startSimulator(t *testing.T) *simulator.Gateway {
+// fastScripts are simulator timings that keep the tests short.
+var fastScripts = simulator.Config{Listen: "127.0.0.1:0", RingDelay: 20 * time.Millisecond,
+	AnswerDelay: 50 * time.Millisecond, TalkTime: 200 * time.Millisecond}
+
+// startSimulator runs a simulated provider with cfg until the test ends.
+func startSimulator(t *testing.T, cfg simulator.Config) *simulator.Gateway {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{Listen: "127.0.0.1:0", RingDelay: 20 * time.Millisecond,
-		AnswerDelay: 50 * time.Millisecond, TalkTime: 200 * time.Millisecond})
+	sim, err := simulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +128,8 @@ func dial(t *testing.T, e *sipengine.Engine, gw sipengine.Gateway, to string, re
 // TestShutdownEndsLiveCalls checks that stopping the engine ends a ringing call with CANCEL
 // and an answered one with BYE, both as KILL / SHUTDOWN, and waits for them.
 func TestShutdownEndsLiveCalls(t *testing.T) {
-	sim := startSimulator(t)
-	e, stop := startEngine(t)
+	sim := startSimulator(t, fastScripts)
+	e, stop := startEngine(t, testEngine)
 	gw := sipengine.Gateway{Name: "sim", Address: sim.Addr()}
 	ringing, answered := newRecorder(), newRecorder()
 	rc := dial(t, e, gw, "15550100180", ringing)
@@ -155,8 +162,8 @@ func TestShutdownEndsLiveCalls(t *testing.T) {
 // the challenge is answered once with the gateway's credentials, and a dozen 18x pass where
 // sipgo's dialog API would give up after ten responses.
 func TestDigestAndManyProvisionals(t *testing.T) {
-	sim := startSimulator(t)
-	e, _ := startEngine(t)
+	sim := startSimulator(t, fastScripts)
+	e, _ := startEngine(t, testEngine)
 	tests := []struct {
 		name, to, user, password string
 		wantEnd                  string
@@ -195,7 +202,7 @@ func TestDigestAndManyProvisionals(t *testing.T) {
 // TestInDialogRequestsFromTheGateway sends what a provider may send during a call: OPTIONS
 // (keep-alive), a re-INVITE (session refresh) and requests for dialogs we do not have.
 func TestInDialogRequestsFromTheGateway(t *testing.T) {
-	e, _ := startEngine(t)
+	e, _ := startEngine(t, testEngine)
 	ua, err := sipgo.NewUA()
 	if err != nil {
 		t.Fatal(err)
@@ -252,15 +259,8 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 // anything sends no CANCEL until a provisional response arrives, then sends it; a provider
 // that never answers leaves nothing to CANCEL and the call ends after EndGrace.
 func TestHangUpBeforeAnyResponse(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Listen: "127.0.0.1:0", TryingDelay: 150 * time.Millisecond, RingDelay: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	e, _ := startEngine(t)
+	sim := startSimulator(t, simulator.Config{Listen: "127.0.0.1:0", TryingDelay: 150 * time.Millisecond, RingDelay: time.Second})
+	e, _ := startEngine(t, testEngine)
 
 	tests := []struct {
 		name, to, want string

@@ -1,7 +1,6 @@
 package sipengine_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccplane/telephony/simulator"
 	"github.com/ccplane/telephony/sipengine"
 )
 
@@ -55,15 +53,9 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 // sent in clear.
 func TestCallOverTLS(t *testing.T) {
 	serverTLS, clientTLS := selfSigned(t)
-	sim, err := simulator.New(simulator.Config{Listen: "127.0.0.1:0", RingDelay: 20 * time.Millisecond,
-		AnswerDelay: 50 * time.Millisecond, TalkTime: 200 * time.Millisecond, TLS: serverTLS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	cfg := fastScripts
+	cfg.TLS = serverTLS
+	sim := startSimulator(t, cfg)
 
 	tests := []struct {
 		name  string
@@ -78,15 +70,9 @@ func TestCallOverTLS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := sipengine.New(sipengine.Config{Listen: "127.0.0.1:0", TLS: tc.trust, SetupTimeout: 2 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ectx, ecancel := context.WithCancel(context.Background())
-			edone := make(chan struct{})
-			go func() { defer close(edone); _ = e.Run(ectx) }()
-			defer func() { ecancel(); <-edone }()
-			<-e.Ready()
+			cfg := testEngine
+			cfg.TLS = tc.trust
+			e, _ := startEngine(t, cfg)
 
 			rec := newRecorder()
 			c := dial(t, e, sipengine.Gateway{Name: "tls", Address: sim.TLSAddr(), Transport: sipengine.TLS}, tc.to, rec)
