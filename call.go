@@ -36,6 +36,9 @@ type Status struct {
 var (
 	StatusNone             = Status{}
 	StatusDirectionBlocked = Status{Code: 900, Reason: "Direction blocked"}
+	StatusConcurrencyLimit = Status{Code: 901, Reason: "Gateway concurrent call limit"}
+	StatusRateLimit        = Status{Code: 902, Reason: "Gateway call rate limit"}
+	StatusGatewayDown      = Status{Code: 903, Reason: "Gateway down"}
 )
 
 // Reason is a SIP Reason header (RFC 3326), usually a Q.850 cause.

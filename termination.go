@@ -37,11 +37,12 @@ const (
 	CauseDirectionBlocked
 	CauseGatewayLimit
 	CauseLost
+	CauseGatewayDown
 )
 
 var causeNames = [...]string{"", "hangup_requested", "ring_timeout", "setup_timeout",
 	"transport_error", "max_duration", "shutdown", "remote_rejected", "remote_hangup",
-	"direction_blocked", "gateway_limit", "lost"}
+	"direction_blocked", "gateway_limit", "lost", "gateway_down"}
 
 func (c Cause) String() string {
 	if c < 0 || int(c) >= len(causeNames) {

@@ -53,6 +53,8 @@ var methodRoles = map[string][]Role{
 	telephonyv1.DirectionService_CheckDirection_FullMethodName: {RoleAdmin},
 
 	telephonyv1.ReportService_GetSipReport_FullMethodName: {RoleAdmin},
+
+	telephonyv1.GatewayService_ListGateways_FullMethodName: {RoleDialer, RoleAdmin},
 }
 
 // openServices are served without a token: load balancers probe health, and grpcurl needs

@@ -15,13 +15,13 @@ func TestEnumsMatchProto(t *testing.T) {
 			t.Errorf("state %d: proto %s, want %s", s, got, want)
 		}
 	}
-	for c := telephony.CauseHangupRequested; c <= telephony.CauseLost; c++ {
+	for c := telephony.CauseHangupRequested; c <= telephony.CauseGatewayDown; c++ {
 		if got, want := telephonyv1.TerminationCause(c).String(), "TERMINATION_CAUSE_"+strings.ToUpper(c.String()); got != want {
 			t.Errorf("cause %d: proto %s, want %s", c, got, want)
 		}
 	}
-	if n := len(telephonyv1.TerminationCause_name) - 1; n != int(telephony.CauseLost) {
-		t.Errorf("proto has %d causes, domain %d", n, telephony.CauseLost)
+	if n := len(telephonyv1.TerminationCause_name) - 1; n != int(telephony.CauseGatewayDown) {
+		t.Errorf("proto has %d causes, domain %d", n, telephony.CauseGatewayDown)
 	}
 	for _, p := range []telephony.Party{telephony.PartyKill, telephony.PartyFinish} {
 		if got, want := telephonyv1.TerminationParty(p).String(), "TERMINATION_PARTY_"+strings.ToUpper(p.String()); got != want {

@@ -17,11 +17,25 @@ import (
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
-// NewGRPCServer returns a gRPC server with the call, direction and report services, gRPC health (the
-// service names and the empty name SERVING) and server reflection, behind logging and panic
-// recovery, and bearer-token authentication when authCfg has tokens (health and reflection stay
-// open). The caller serves it and flips health on shutdown.
-func NewGRPCServer(log *slog.Logger, authCfg AuthConfig, calls *CallService, dirs *DirectionService, reports *ReportService, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+// Services are the API's services; NewGRPCServer registers each one.
+type Services struct {
+	Calls      *CallService
+	Directions *DirectionService
+	Reports    *ReportService
+	Gateways   *GatewayService
+}
+
+// GRPCConfig holds what the server's interceptors need.
+type GRPCConfig struct {
+	// Auth holds the bearer tokens; none turns authentication off.
+	Auth AuthConfig
+}
+
+// NewGRPCServer returns a gRPC server with the API's services, gRPC health (the service
+// names and the empty name SERVING) and server reflection, behind logging and panic
+// recovery, and bearer-token authentication when cfg.Auth has tokens (health and reflection
+// stay open). The caller serves it and flips health on shutdown.
+func NewGRPCServer(log *slog.Logger, cfg GRPCConfig, svc Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -31,7 +45,7 @@ func NewGRPCServer(log *slog.Logger, authCfg AuthConfig, calls *CallService, dir
 	// Outermost first: logging, then auth (skipping health and reflection), then recovery.
 	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...)}
 	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(interceptorLogger(log), logOpts...)}
-	if authUnary, authStream := authInterceptors(authCfg, log); authUnary != nil {
+	if authUnary, authStream := authInterceptors(cfg.Auth, log); authUnary != nil {
 		unary, stream = append(unary, authUnary), append(stream, authStream)
 	}
 	opts = append(opts,
@@ -39,9 +53,10 @@ func NewGRPCServer(log *slog.Logger, authCfg AuthConfig, calls *CallService, dir
 		grpc.ChainStreamInterceptor(append(stream, recovery.StreamServerInterceptor(rec))...),
 	)
 	srv := grpc.NewServer(opts...)
-	telephonyv1.RegisterCallServiceServer(srv, calls)
-	telephonyv1.RegisterDirectionServiceServer(srv, dirs)
-	telephonyv1.RegisterReportServiceServer(srv, reports)
+	telephonyv1.RegisterCallServiceServer(srv, svc.Calls)
+	telephonyv1.RegisterDirectionServiceServer(srv, svc.Directions)
+	telephonyv1.RegisterReportServiceServer(srv, svc.Reports)
+	telephonyv1.RegisterGatewayServiceServer(srv, svc.Gateways)
 	hs := health.NewServer()
 	for name := range srv.GetServiceInfo() {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)

@@ -94,8 +94,12 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := server.NewGRPCServer(log, sc.auth, calls, server.NewDirectionService(log, names, store, cache),
-		server.NewReportService(server.ReportConfig{Gateways: names, Labels: []string{"campaign"}, Logger: log}, records))
+	srv, _ := server.NewGRPCServer(log, server.GRPCConfig{Auth: sc.auth}, server.Services{
+		Calls:      calls,
+		Directions: server.NewDirectionService(log, names, store, cache),
+		Reports:    server.NewReportService(server.ReportConfig{Gateways: names, Labels: []string{"campaign"}, Logger: log}, records),
+		Gateways:   &server.GatewayService{},
+	})
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	cc, err := grpc.NewClient("passthrough:///bufconn",

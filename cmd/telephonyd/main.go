@@ -237,8 +237,12 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 	if err != nil {
 		return nil, errors.Join(err, engine.Close(), closeRedis())
 	}
-	srv, hs := server.NewGRPCServer(log, cfg.authConfig(), calls, server.NewDirectionService(log, names, store, cache),
-		server.NewReportService(server.ReportConfig{Gateways: names, Labels: cfg.Calls.ReportLabels, Meanings: meanings, Logger: log}, recs))
+	srv, hs := server.NewGRPCServer(log, server.GRPCConfig{Auth: cfg.authConfig()}, server.Services{
+		Calls:      calls,
+		Directions: server.NewDirectionService(log, names, store, cache),
+		Reports:    server.NewReportService(server.ReportConfig{Gateways: names, Labels: cfg.Calls.ReportLabels, Meanings: meanings, Logger: log}, recs),
+		Gateways:   &server.GatewayService{},
+	})
 	return &service{engine: engine, calls: calls, rules: cache, records: recs, gatewayNames: names,
 		closeRedis: closeRedis, grpc: srv, health: hs}, nil
 }

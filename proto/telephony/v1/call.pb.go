@@ -169,10 +169,14 @@ const (
 	TerminationCause_TERMINATION_CAUSE_REMOTE_HANGUP TerminationCause = 8
 	// KILL: the number is outside the gateway's directions; no INVITE was sent (code 900).
 	TerminationCause_TERMINATION_CAUSE_DIRECTION_BLOCKED TerminationCause = 9
-	// KILL: the gateway was at its concurrency or CPS limit; no INVITE was sent.
+	// KILL: the gateway was at its concurrent-call (901) or calls-per-second (902) limit for
+	// longer than its queue timeout; no INVITE was sent.
 	TerminationCause_TERMINATION_CAUSE_GATEWAY_LIMIT TerminationCause = 10
 	// KILL: the instance that owned the call disappeared before it ended.
 	TerminationCause_TERMINATION_CAUSE_LOST TerminationCause = 11
+	// KILL: the gateway was down (it stopped answering OPTIONS keep-alives); no INVITE was
+	// sent (code 903).
+	TerminationCause_TERMINATION_CAUSE_GATEWAY_DOWN TerminationCause = 12
 )
 
 // Enum value maps for TerminationCause.
@@ -190,6 +194,7 @@ var (
 		9:  "TERMINATION_CAUSE_DIRECTION_BLOCKED",
 		10: "TERMINATION_CAUSE_GATEWAY_LIMIT",
 		11: "TERMINATION_CAUSE_LOST",
+		12: "TERMINATION_CAUSE_GATEWAY_DOWN",
 	}
 	TerminationCause_value = map[string]int32{
 		"TERMINATION_CAUSE_UNSPECIFIED":       0,
@@ -204,6 +209,7 @@ var (
 		"TERMINATION_CAUSE_DIRECTION_BLOCKED": 9,
 		"TERMINATION_CAUSE_GATEWAY_LIMIT":     10,
 		"TERMINATION_CAUSE_LOST":              11,
+		"TERMINATION_CAUSE_GATEWAY_DOWN":      12,
 	}
 )
 
@@ -652,7 +658,7 @@ const file_telephony_v1_call_proto_rawDesc = "" +
 	"\x10TerminationParty\x12!\n" +
 	"\x1dTERMINATION_PARTY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16TERMINATION_PARTY_KILL\x10\x01\x12\x1c\n" +
-	"\x18TERMINATION_PARTY_FINISH\x10\x02*\xc7\x03\n" +
+	"\x18TERMINATION_PARTY_FINISH\x10\x02*\xeb\x03\n" +
 	"\x10TerminationCause\x12!\n" +
 	"\x1dTERMINATION_CAUSE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"TERMINATION_CAUSE_HANGUP_REQUESTED\x10\x01\x12\"\n" +
@@ -666,7 +672,8 @@ const file_telephony_v1_call_proto_rawDesc = "" +
 	"#TERMINATION_CAUSE_DIRECTION_BLOCKED\x10\t\x12#\n" +
 	"\x1fTERMINATION_CAUSE_GATEWAY_LIMIT\x10\n" +
 	"\x12\x1a\n" +
-	"\x16TERMINATION_CAUSE_LOST\x10\vB=Z;github.com/ccplane/telephony/proto/telephony/v1;telephonyv1b\x06proto3"
+	"\x16TERMINATION_CAUSE_LOST\x10\v\x12\"\n" +
+	"\x1eTERMINATION_CAUSE_GATEWAY_DOWN\x10\fB=Z;github.com/ccplane/telephony/proto/telephony/v1;telephonyv1b\x06proto3"
 
 var (
 	file_telephony_v1_call_proto_rawDescOnce sync.Once

@@ -40,8 +40,14 @@ type CallServiceClient interface {
 	// PERMISSION_DENIED with ErrorInfo reason DIRECTION_BLOCKED (the number is outside the
 	// gateway's directions; the call is still recorded, ended with 900 / KILL /
 	// DIRECTION_BLOCKED, and its id, the gateway, the normalised number and the deciding rule
-	// are in the ErrorInfo metadata), UNAVAILABLE (shutting down, or the gateway's directions
-	// could not be loaded; nothing was sent, safe to retry).
+	// are in the ErrorInfo metadata), RESOURCE_EXHAUSTED with ErrorInfo reason GATEWAY_LIMIT
+	// (the gateway stayed at its max_concurrent_calls or max_cps for its whole queue timeout;
+	// recorded as 901 or 902 / KILL / GATEWAY_LIMIT), UNAVAILABLE with ErrorInfo reason
+	// GATEWAY_DOWN (the gateway does not answer its OPTIONS keep-alive; recorded as 903 /
+	// KILL / GATEWAY_DOWN), UNAVAILABLE without details (shutting down, or the gateway's
+	// directions could not be loaded; nothing was recorded). Nothing was sent in all these cases:
+	// a retry with a new request_id is safe. RESOURCE_EXHAUSTED without details is the caller's
+	// own request rate limit.
 	PlaceCall(ctx context.Context, in *PlaceCallRequest, opts ...grpc.CallOption) (*PlaceCallResponse, error)
 	// Streams a call's events: first the history after after_sequence, then live events, with no
 	// gap and no duplicate. The stream ends with OK after the `ended` event. A watcher that falls
@@ -143,8 +149,14 @@ type CallServiceServer interface {
 	// PERMISSION_DENIED with ErrorInfo reason DIRECTION_BLOCKED (the number is outside the
 	// gateway's directions; the call is still recorded, ended with 900 / KILL /
 	// DIRECTION_BLOCKED, and its id, the gateway, the normalised number and the deciding rule
-	// are in the ErrorInfo metadata), UNAVAILABLE (shutting down, or the gateway's directions
-	// could not be loaded; nothing was sent, safe to retry).
+	// are in the ErrorInfo metadata), RESOURCE_EXHAUSTED with ErrorInfo reason GATEWAY_LIMIT
+	// (the gateway stayed at its max_concurrent_calls or max_cps for its whole queue timeout;
+	// recorded as 901 or 902 / KILL / GATEWAY_LIMIT), UNAVAILABLE with ErrorInfo reason
+	// GATEWAY_DOWN (the gateway does not answer its OPTIONS keep-alive; recorded as 903 /
+	// KILL / GATEWAY_DOWN), UNAVAILABLE without details (shutting down, or the gateway's
+	// directions could not be loaded; nothing was recorded). Nothing was sent in all these cases:
+	// a retry with a new request_id is safe. RESOURCE_EXHAUSTED without details is the caller's
+	// own request rate limit.
 	PlaceCall(context.Context, *PlaceCallRequest) (*PlaceCallResponse, error)
 	// Streams a call's events: first the history after after_sequence, then live events, with no
 	// gap and no duplicate. The stream ends with OK after the `ended` event. A watcher that falls
