@@ -20,12 +20,13 @@ import (
 // target is not a loopback address: the token would cross the network in clear text.
 var ErrTokenWithoutTLS = errors.New("client: refusing to send a token without TLS to a non-loopback address")
 
-// Client calls telephony.v1.CallService, telephony.v1.DirectionService and
-// telephony.v1.ReportService over one connection. It is safe for concurrent use.
+// Client calls telephony.v1.CallService, DirectionService, ReportService and GatewayService
+// over one connection. It is safe for concurrent use.
 type Client struct {
 	rpc      telephonyv1.CallServiceClient
 	dirs     telephonyv1.DirectionServiceClient
 	reports  telephonyv1.ReportServiceClient
+	gateways telephonyv1.GatewayServiceClient
 	conn     *grpc.ClientConn // set when Dial created the connection; Close closes it
 	callOpts []grpc.CallOption
 	timeout  time.Duration
@@ -66,11 +67,12 @@ func Dial(target string, opts ...Option) (*Client, error) {
 
 func newClient(cc grpc.ClientConnInterface, o options, requireTLS bool) *Client {
 	c := &Client{
-		rpc:     telephonyv1.NewCallServiceClient(cc),
-		dirs:    telephonyv1.NewDirectionServiceClient(cc),
-		reports: telephonyv1.NewReportServiceClient(cc),
-		timeout: o.timeout,
-		retry:   backoff{attempts: o.attempts, base: o.backoff, max: 16 * o.backoff},
+		rpc:      telephonyv1.NewCallServiceClient(cc),
+		dirs:     telephonyv1.NewDirectionServiceClient(cc),
+		reports:  telephonyv1.NewReportServiceClient(cc),
+		gateways: telephonyv1.NewGatewayServiceClient(cc),
+		timeout:  o.timeout,
+		retry:    backoff{attempts: o.attempts, base: o.backoff, max: 16 * o.backoff},
 	}
 	if o.token != "" {
 		c.callOpts = append(c.callOpts, grpc.PerRPCCredentials(bearer{token: o.token, requireTLS: requireTLS}))

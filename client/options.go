@@ -45,9 +45,10 @@ func WithToken(token string) Option {
 	return func(o *options) { o.token = token }
 }
 
-// WithTLS makes Dial use TLS with cfg (nil = system roots, server name from the target). It
-// replaces an earlier WithInsecure. New ignores it: the connection given to New is already
-// configured.
+// WithTLS makes Dial use TLS with cfg (nil = system roots, server name from the target); a
+// certificate in cfg.Certificates is presented to servers that require client certificates.
+// It replaces an earlier WithInsecure. New ignores it: the connection given to New is
+// already configured.
 func WithTLS(cfg *tls.Config) Option {
 	return func(o *options) {
 		if cfg == nil {

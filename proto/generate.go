@@ -2,5 +2,6 @@
 // telephony/v1 (package telephonyv1). It contains no hand-written logic.
 package proto
 
+//go:generate sh buf-deps.sh
 //go:generate buf lint
 //go:generate buf generate

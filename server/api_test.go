@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -19,7 +18,8 @@ import (
 )
 
 // TestBadRequestsNameTheField checks that every invalid PlaceCall field is refused with
-// INVALID_ARGUMENT and a BadRequest detail naming it, before anything reaches SIP.
+// INVALID_ARGUMENT, a message starting with the field and a detail naming it (the proto
+// rules' violations, or the handler's BadRequest), before anything reaches SIP.
 func TestBadRequestsNameTheField(t *testing.T) {
 	st := startStack(t, stackConfig{gateways: []sipengine.Gateway{{Name: "gw", Address: "127.0.0.1:9"}}})
 	ok := func() *telephonyv1.PlaceCallRequest {
@@ -36,13 +36,13 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		{name: "crlf in number", mutate: func(r *telephonyv1.PlaceCallRequest) { r.To = "1555\r\nVia: x" }, field: "to"},
 		{name: "too long", mutate: func(r *telephonyv1.PlaceCallRequest) { r.To = strings.Repeat("1", 21) }, field: "to"},
 		{name: "bad caller id", mutate: func(r *telephonyv1.PlaceCallRequest) { r.From = "anonymous" }, field: "from"},
-		{name: "non-X header", mutate: func(r *telephonyv1.PlaceCallRequest) { r.Headers = map[string]string{"Route": "<sip:x>"} }, field: "headers"},
+		{name: "non-X header", mutate: func(r *telephonyv1.PlaceCallRequest) { r.Headers = map[string]string{"Route": "<sip:x>"} }, field: `headers["Route"]`},
 		{name: "header injection", mutate: func(r *telephonyv1.PlaceCallRequest) {
 			r.Headers = map[string]string{"X-Tenant": "a\r\nBYE sip:x SIP/2.0"}
-		}, field: "headers"},
+		}, field: `headers["X-Tenant"]`},
 		{name: "negative ring timeout", mutate: func(r *telephonyv1.PlaceCallRequest) { r.RingTimeout = durationpb.New(-1) }, field: "ring_timeout"},
 		{name: "max duration of a week", mutate: func(r *telephonyv1.PlaceCallRequest) { r.MaxDuration = durationpb.New(7 * 24 * 3600e9) }, field: "max_duration"},
-		{name: "label key", mutate: func(r *telephonyv1.PlaceCallRequest) { r.Labels = map[string]string{"a b": "c"} }, field: "labels"},
+		{name: "label key", mutate: func(r *telephonyv1.PlaceCallRequest) { r.Labels = map[string]string{"a b": "c"} }, field: `labels["a b"]`},
 		{name: "sdp", mutate: func(r *telephonyv1.PlaceCallRequest) { r.SdpOffer = "hello" }, field: "sdp_offer"},
 	}
 	for _, tc := range tests {
@@ -54,13 +54,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 			if s.Code() != codes.InvalidArgument {
 				t.Fatalf("code %v (%v), want InvalidArgument", s.Code(), err)
 			}
-			var field string
-			for _, d := range s.Details() {
-				if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-					field = br.GetFieldViolations()[0].GetField()
-				}
-			}
-			if field != tc.field || !strings.HasPrefix(s.Message(), tc.field+":") {
+			if field := violatedField(s); field != tc.field || !strings.HasPrefix(s.Message(), tc.field+":") {
 				t.Errorf("violation on %q, message %q; want field %q named", field, s.Message(), tc.field)
 			}
 		})

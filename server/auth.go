@@ -57,8 +57,8 @@ var methodRoles = map[string][]Role{
 	telephonyv1.GatewayService_ListGateways_FullMethodName: {RoleDialer, RoleAdmin},
 }
 
-// openServices are served without a token: load balancers probe health, and grpcurl needs
-// reflection.
+// openServices are served without a token and without a rate limit: load balancers probe
+// health, and grpcurl needs reflection.
 var openServices = map[string]bool{
 	healthpb.Health_ServiceDesc.ServiceName:                    true,
 	reflectionv1.ServerReflection_ServiceDesc.ServiceName:      true,
@@ -221,10 +221,11 @@ func allowed(method string, r Role) bool {
 	return slices.Contains(methodRoles[method], r)
 }
 
-// needsAuth is the selector's matcher: every service but health and reflection.
-func needsAuth(_ context.Context, c interceptors.CallMeta) bool {
+// guarded matches every service but health and reflection: the services behind the auth
+// and rate-limit interceptors.
+var guarded = selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 	return !openServices[c.Service]
-}
+})
 
 // authInterceptors returns the unary and stream auth interceptors behind the selector, or
 // nils when no tokens are configured.
@@ -234,7 +235,6 @@ func authInterceptors(cfg AuthConfig, log *slog.Logger) (grpc.UnaryServerInterce
 		return nil, nil
 	}
 	a := newAuthenticator(cfg, log)
-	m := selector.MatchFunc(needsAuth)
-	return selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(a.authenticate), m),
-		selector.StreamServerInterceptor(auth.StreamServerInterceptor(a.authenticate), m)
+	return selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(a.authenticate), guarded),
+		selector.StreamServerInterceptor(auth.StreamServerInterceptor(a.authenticate), guarded)
 }

@@ -29,6 +29,7 @@ type CallService struct {
 	check    directionCheck
 	events   *eventLogs
 	gateways map[string]sipengine.Gateway
+	metrics  *Metrics
 
 	mu       sync.Mutex
 	live     map[string]*callObserver // calls not ended yet, by call id
@@ -49,6 +50,7 @@ func NewCallService(cfg Config, d dialer, r records, check directionCheck) (*Cal
 		records:  r,
 		check:    check,
 		events:   newEventLogs(cfg.EventRetention, cfg.Now),
+		metrics:  cfg.Metrics,
 		gateways: make(map[string]sipengine.Gateway, len(cfg.Gateways)),
 		live:     make(map[string]*callObserver),
 	}
@@ -113,16 +115,17 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	}
 	if !created {
 		// The same request_id: the same call and the same answer, never a second INVITE.
-		if existing.Termination.Cause == telephony.CauseDirectionBlocked {
-			return nil, blocked(existing, ruleName(verdict))
+		if err := refusal(existing, ruleName(verdict)); err != nil {
+			return nil, err
 		}
 		return existing, nil
 	}
 	first := rec.Clone() // rec belongs to the observer from here on
 	o := &callObserver{s: s, rec: rec, events: s.events.open(rec.ID)}
 	if !verdict.Allowed {
+		s.metrics.directionBlocked(rec.Gateway)
 		o.endUnsent(telephony.CauseDirectionBlocked, telephony.StatusDirectionBlocked, nil)
-		return nil, blocked(rec, ruleName(verdict))
+		return nil, refusal(rec, ruleName(verdict))
 	}
 	s.mu.Lock()
 	s.live[rec.ID] = o
@@ -140,11 +143,11 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	})
 	if err != nil {
 		// Nothing was sent, but the call was accepted: it still ends with a record.
-		cause := telephony.CauseTransportError
-		if errors.Is(err, sipengine.ErrClosed) {
-			cause = telephony.CauseShutdown
+		cause, last := unsentCause(err)
+		o.endUnsent(cause, last, err)
+		if rerr := refusal(rec, ""); rerr != nil {
+			return nil, rerr
 		}
-		o.endUnsent(cause, telephony.StatusNone, err)
 		return nil, err
 	}
 	s.mu.Lock()
@@ -160,8 +163,31 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 	return placed, nil
 }
 
-func blocked(c *telephony.Call, rule string) error {
-	return &blockedError{callID: c.ID, gateway: c.Gateway, number: c.To, rule: rule}
+// unsentCause is how a call whose Dial failed ends: the gateway's own refusals carry our
+// pseudo-responses; anything else sent nothing because of the transport or a shutdown.
+func unsentCause(err error) (telephony.Cause, telephony.Status) {
+	if le, ok := errors.AsType[*sipengine.LimitError](err); ok {
+		return telephony.CauseGatewayLimit, le.Status()
+	}
+	switch {
+	case errors.Is(err, sipengine.ErrGatewayDown):
+		return telephony.CauseGatewayDown, telephony.StatusGatewayDown
+	case errors.Is(err, sipengine.ErrClosed):
+		return telephony.CauseShutdown, telephony.StatusNone
+	}
+	return telephony.CauseTransportError, telephony.StatusNone
+}
+
+// refusal is the PlaceCall error for a call we ended before sending anything, by its
+// policy (directions, gateway limits or health); nil for any other call.
+func refusal(c *telephony.Call, rule string) error {
+	switch c.Termination.Cause {
+	case telephony.CauseDirectionBlocked:
+		return &blockedError{callID: c.ID, gateway: c.Gateway, number: c.To, rule: rule}
+	case telephony.CauseGatewayLimit, telephony.CauseGatewayDown:
+		return &refusedError{callID: c.ID, gateway: c.Gateway, cause: c.Termination.Cause, status: c.LastResponse}
+	}
+	return nil
 }
 
 // forget drops a call from the live set once it ended.
@@ -173,9 +199,6 @@ func (s *CallService) forget(id string) {
 
 // HangUp implements telephony.v1.CallService.
 func (s *CallService) HangUp(ctx context.Context, r *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
-	if err := checkCallID(r.GetCallId()); err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
 	s.mu.Lock()
 	var call *sipengine.Call
 	if o := s.live[r.GetCallId()]; o != nil {
@@ -202,9 +225,6 @@ func (s *CallService) HangUp(ctx context.Context, r *telephonyv1.HangUpRequest) 
 
 // GetCall implements telephony.v1.CallService.
 func (s *CallService) GetCall(ctx context.Context, r *telephonyv1.GetCallRequest) (*telephonyv1.GetCallResponse, error) {
-	if err := checkCallID(r.GetCallId()); err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
 	rec, err := s.records.Get(ctx, r.GetCallId())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, recordsError(err))
@@ -219,9 +239,6 @@ func (s *CallService) GetCall(ctx context.Context, r *telephonyv1.GetCallRequest
 // WatchCall implements telephony.v1.CallService.
 func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.ServerStreamingServer[telephonyv1.CallEvent]) error {
 	ctx := stream.Context()
-	if err := checkCallID(r.GetCallId()); err != nil {
-		return toStatus(ctx, s.log, err)
-	}
 	if scope := callScope(ctx); scope != nil {
 		// An agent watches only its own calls; another's answers as a missing one.
 		rec, err := s.records.Get(ctx, r.GetCallId())

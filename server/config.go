@@ -23,6 +23,8 @@ type Config struct {
 	// EventRetention is how long a call's event history stays watchable after it ended;
 	// default 10 min.
 	EventRetention time.Duration
+	// Metrics receives the call series; nil records none.
+	Metrics *Metrics
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.

@@ -54,9 +54,6 @@ func (s *DirectionService) SetDirections(ctx context.Context, r *telephonyv1.Set
 // AddRules implements telephony.v1.DirectionService.
 func (s *DirectionService) AddRules(ctx context.Context, r *telephonyv1.AddRulesRequest) (*telephonyv1.AddRulesResponse, error) {
 	d, err := s.change(ctx, r.GetGateway(), func(ctx context.Context, gw string) error {
-		if len(r.GetRules()) == 0 {
-			return invalid("rules", "at least one rule is required")
-		}
 		rules, err := rulesFromProto(r.GetRules())
 		if err != nil {
 			return err
@@ -73,14 +70,6 @@ func (s *DirectionService) AddRules(ctx context.Context, r *telephonyv1.AddRules
 // RemoveRules implements telephony.v1.DirectionService.
 func (s *DirectionService) RemoveRules(ctx context.Context, r *telephonyv1.RemoveRulesRequest) (*telephonyv1.RemoveRulesResponse, error) {
 	d, err := s.change(ctx, r.GetGateway(), func(ctx context.Context, gw string) error {
-		if len(r.GetPrefixes()) == 0 {
-			return invalid("prefixes", "at least one prefix is required")
-		}
-		for i, p := range r.GetPrefixes() {
-			if err := (directions.Rule{Prefix: p, Action: directions.ActionDeny}).Validate(); err != nil {
-				return invalid(fmt.Sprintf("prefixes[%d]", i), "%v", err)
-			}
-		}
 		_, err := s.rules.Remove(ctx, gw, r.GetPrefixes())
 		return storeError(err)
 	})
@@ -148,35 +137,27 @@ func (s *DirectionService) list(ctx context.Context, gw string) (*telephonyv1.Di
 }
 
 func (s *DirectionService) knownGateway(gw string) error {
-	if gw == "" {
-		return invalid("gateway", "is required")
-	}
 	if !s.gateways[gw] {
 		return fmt.Errorf("gateway %q: %w", gw, errUnknownGateway)
 	}
 	return nil
 }
 
+// rulesFromProto converts rules the proto rules passed (digit prefixes, ALLOW or DENY) and
+// refuses a prefix given twice.
 func rulesFromProto(in []*telephonyv1.DirectionRule) ([]directions.Rule, error) {
 	out := make([]directions.Rule, 0, len(in))
 	seen := make(map[string]bool, len(in))
 	for i, r := range in {
-		field := fmt.Sprintf("rules[%d]", i)
-		var a directions.Action
-		switch r.GetAction() {
-		case telephonyv1.DirectionAction_DIRECTION_ACTION_ALLOW:
+		// Anything but ALLOW denies, so that a request that skipped validation blocks
+		// rather than opens numbers.
+		a := directions.ActionDeny
+		if r.GetAction() == telephonyv1.DirectionAction_DIRECTION_ACTION_ALLOW {
 			a = directions.ActionAllow
-		case telephonyv1.DirectionAction_DIRECTION_ACTION_DENY:
-			a = directions.ActionDeny
-		default:
-			return nil, invalid(field, "action must be ALLOW or DENY")
 		}
 		rule := directions.Rule{Prefix: r.GetPrefix(), Action: a}
-		if err := rule.Validate(); err != nil {
-			return nil, invalid(field, "%v", err)
-		}
 		if seen[rule.Prefix] {
-			return nil, invalid(field, "prefix %q appears twice", rule.Prefix)
+			return nil, invalid(fmt.Sprintf("rules[%d]", i), "prefix %q appears twice", rule.Prefix)
 		}
 		seen[rule.Prefix] = true
 		out = append(out, rule)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
+	"github.com/ccplane/telephony"
 	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/sipengine"
 	"github.com/ccplane/telephony/tracker"
@@ -37,6 +38,19 @@ func (e *blockedError) Error() string {
 		e.gateway, e.rule, e.callID)
 }
 
+// refusedError is a PlaceCall the gateway could not take (at its limits, or down); the call
+// was recorded as ended with our pseudo-response.
+type refusedError struct {
+	callID, gateway string
+	cause           telephony.Cause
+	status          telephony.Status
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("gateway %s refused the call: %d %s; call %s recorded, nothing was sent",
+		e.gateway, e.status.Code, e.status.Reason, e.callID)
+}
+
 // watcherBehind is a slow watcher's resumable error: the client resumes from after_sequence.
 type watcherBehind struct{ lastSent uint64 }
 
@@ -60,6 +74,16 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withDetails(codes.PermissionDenied, b.Error(), &errdetails.ErrorInfo{
 			Reason: "DIRECTION_BLOCKED", Domain: errorDomain,
 			Metadata: map[string]string{"call_id": b.callID, "gateway": b.gateway, "number": b.number, "rule": b.rule},
+		})
+	}
+	if r, ok := errors.AsType[*refusedError](err); ok {
+		c, reason := codes.ResourceExhausted, "GATEWAY_LIMIT"
+		if r.cause == telephony.CauseGatewayDown {
+			c, reason = codes.Unavailable, "GATEWAY_DOWN"
+		}
+		return withDetails(c, r.Error(), &errdetails.ErrorInfo{
+			Reason: reason, Domain: errorDomain,
+			Metadata: map[string]string{"call_id": r.callID, "gateway": r.gateway, "sip_code": strconv.Itoa(r.status.Code)},
 		})
 	}
 	if wb, ok := errors.AsType[*watcherBehind](err); ok {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ccplane/telephony"
 	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/sipengine"
 	"github.com/ccplane/telephony/tracker"
@@ -33,6 +34,8 @@ func TestToStatus(t *testing.T) {
 		{name: "engine stopping", err: sipengine.ErrClosed, want: codes.Unavailable},
 		{name: "draining", err: errShuttingDown, want: codes.Unavailable},
 		{name: "blocked number", err: &blockedError{callID: "c1", gateway: "gw", number: "1900", rule: "1900:deny"}, want: codes.PermissionDenied},
+		{name: "gateway at its limit", err: &refusedError{callID: "c1", gateway: "gw", cause: telephony.CauseGatewayLimit, status: telephony.StatusRateLimit}, want: codes.ResourceExhausted},
+		{name: "gateway down", err: &refusedError{callID: "c1", gateway: "gw", cause: telephony.CauseGatewayDown, status: telephony.StatusGatewayDown}, want: codes.Unavailable},
 		{name: "slow watcher", err: &watcherBehind{lastSent: 7}, want: codes.ResourceExhausted},
 		{name: "after_sequence ahead", err: errSequenceAhead, want: codes.OutOfRange},
 		{name: "client went away", err: context.Canceled, want: codes.Canceled},

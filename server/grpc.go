@@ -5,8 +5,13 @@ import (
 	"log/slog"
 	"runtime/debug"
 
+	"buf.build/go/protovalidate"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	protovalidateint "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -29,12 +34,19 @@ type Services struct {
 type GRPCConfig struct {
 	// Auth holds the bearer tokens; none turns authentication off.
 	Auth AuthConfig
+	// RateLimit bounds each caller's request rate; zero turns it off.
+	RateLimit RateLimitConfig
+	// Metrics, when set, counts every RPC by method and code and times it; the caller
+	// registers it with its Prometheus registry.
+	Metrics *grpcprom.ServerMetrics
 }
 
 // NewGRPCServer returns a gRPC server with the API's services, gRPC health (the service
-// names and the empty name SERVING) and server reflection, behind logging and panic
-// recovery, and bearer-token authentication when cfg.Auth has tokens (health and reflection
-// stay open). The caller serves it and flips health on shutdown.
+// names and the empty name SERVING) and server reflection, behind logging, bearer-token
+// authentication when cfg.Auth has tokens, per-caller rate limits when cfg.RateLimit sets
+// any (health and reflection are neither authenticated nor limited), the protovalidate
+// rules of the .proto files, and panic recovery. The caller serves it and flips health on
+// shutdown.
 func NewGRPCServer(log *slog.Logger, cfg GRPCConfig, svc Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
@@ -42,15 +54,28 @@ func NewGRPCServer(log *slog.Logger, cfg GRPCConfig, svc Services, opts ...grpc.
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
-	// Outermost first: logging, then auth (skipping health and reflection), then recovery.
-	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...)}
-	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(interceptorLogger(log), logOpts...)}
+	// Outermost first: logging (with the call fields), metrics, auth, rate limit (both
+	// skipping health and reflection), validation, recovery. The limit comes after auth to
+	// key buckets by token, and before validation so that invalid requests count too.
+	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...), callFieldsUnary}
+	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(interceptorLogger(log), logOpts...), callFieldsStream}
+	if cfg.Metrics != nil {
+		// Before auth and the rate limit, so that their refusals are counted too.
+		unary, stream = append(unary, cfg.Metrics.UnaryServerInterceptor()), append(stream, cfg.Metrics.StreamServerInterceptor())
+	}
 	if authUnary, authStream := authInterceptors(cfg.Auth, log); authUnary != nil {
 		unary, stream = append(unary, authUnary), append(stream, authStream)
 	}
+	if lim := newLimiter(cfg.RateLimit); lim.active() {
+		unary = append(unary, selector.UnaryServerInterceptor(ratelimit.UnaryServerInterceptor(lim), guarded))
+		stream = append(stream, selector.StreamServerInterceptor(ratelimit.StreamServerInterceptor(lim), guarded))
+	}
+	v := fieldValidator{protovalidate.GlobalValidator}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(append(unary, recovery.UnaryServerInterceptor(rec))...),
-		grpc.ChainStreamInterceptor(append(stream, recovery.StreamServerInterceptor(rec))...),
+		grpc.ChainUnaryInterceptor(append(unary,
+			protovalidateint.UnaryServerInterceptor(v), recovery.UnaryServerInterceptor(rec))...),
+		grpc.ChainStreamInterceptor(append(stream,
+			protovalidateint.StreamServerInterceptor(v), recovery.StreamServerInterceptor(rec))...),
 	)
 	srv := grpc.NewServer(opts...)
 	telephonyv1.RegisterCallServiceServer(srv, svc.Calls)
@@ -63,6 +88,9 @@ func NewGRPCServer(log *slog.Logger, cfg GRPCConfig, svc Services, opts ...grpc.
 	}
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	if cfg.Metrics != nil {
+		cfg.Metrics.InitializeMetrics(srv)
+	}
 	return srv, hs
 }
 

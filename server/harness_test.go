@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -31,7 +32,9 @@ type stack struct {
 	client     telephonyv1.CallServiceClient
 	directions telephonyv1.DirectionServiceClient
 	reports    telephonyv1.ReportServiceClient
+	gateways   telephonyv1.GatewayServiceClient
 	engine     *sipengine.Engine
+	metrics    *prometheus.Registry
 }
 
 type stackConfig struct {
@@ -43,11 +46,20 @@ type stackConfig struct {
 	redisRecords bool
 	// auth holds the bearer tokens; none = authentication off.
 	auth server.AuthConfig
+	// rateLimit bounds each caller's requests; zero = unlimited.
+	rateLimit server.RateLimitConfig
+	// keepAlive tunes the gateways' OPTIONS probes (each gateway sets its own interval).
+	keepAlive sipengine.TrunksConfig
+	// logs receives the stack's logs as text; nil discards them.
+	logs io.Writer
 }
 
 func startStack(t *testing.T, sc stackConfig) *stack {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
+	if sc.logs != nil {
+		log = slog.New(slog.NewTextHandler(sc.logs, nil))
+	}
 	setup := sc.setupTimeout
 	if setup == 0 {
 		setup = 2 * time.Second
@@ -90,15 +102,28 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 			t.Fatal(err)
 		}
 	}
-	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Logger: log}, engine, records, cache)
+	sc.keepAlive.Logger = log
+	trunks, err := sipengine.NewTrunks(engine, sc.gateways, sc.keepAlive)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := server.NewGRPCServer(log, server.GRPCConfig{Auth: sc.auth}, server.Services{
+	trunksDone := make(chan struct{})
+	go func() {
+		defer close(trunksDone)
+		if err := trunks.Run(ctx); err != nil {
+			t.Errorf("trunks.Run: %v", err)
+		}
+	}()
+	reg := prometheus.NewRegistry()
+	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Metrics: server.NewMetrics(reg), Logger: log}, trunks, records, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := server.NewGRPCServer(log, server.GRPCConfig{Auth: sc.auth, RateLimit: sc.rateLimit}, server.Services{
 		Calls:      calls,
 		Directions: server.NewDirectionService(log, names, store, cache),
 		Reports:    server.NewReportService(server.ReportConfig{Gateways: names, Labels: []string{"campaign"}, Logger: log}, records),
-		Gateways:   &server.GatewayService{},
+		Gateways:   server.NewGatewayService(trunks),
 	})
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
@@ -113,10 +138,12 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		calls.Drain()
 		cancel()
 		<-engineDone
+		<-trunksDone
 		srv.Stop()
 	})
 	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc),
-		directions: telephonyv1.NewDirectionServiceClient(cc), reports: telephonyv1.NewReportServiceClient(cc), engine: engine}
+		directions: telephonyv1.NewDirectionServiceClient(cc), reports: telephonyv1.NewReportServiceClient(cc),
+		gateways: telephonyv1.NewGatewayServiceClient(cc), engine: engine, metrics: reg}
 }
 
 // render writes an event as one short line, so that whole histories compare as strings:

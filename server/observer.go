@@ -36,6 +36,7 @@ func (o *callObserver) apply(ev sipengine.Event) {
 	case sipengine.EventRequest:
 		if ev.Method == "INVITE" && r.InviteSentAt.IsZero() {
 			r.InviteSentAt = ev.At
+			o.s.metrics.callStarted(r.Gateway)
 		}
 	case sipengine.EventResponse:
 		if ev.Method != "INVITE" {
@@ -69,6 +70,7 @@ func (o *callObserver) apply(ev sipengine.Event) {
 		o.s.log.Info("call ended", "call_id", r.ID, "gateway_id", r.Gateway,
 			"party", r.Termination.Party.String(), "cause", r.Termination.Cause.String(),
 			"sip_status", r.LastResponse.Code, "err", ev.End.Err)
+		o.s.metrics.callEnded(r)
 	}
 }
 

@@ -87,9 +87,6 @@ func (s *ReportService) query(r *telephonyv1.GetSipReportRequest) (tracker.Repor
 	if q.Gateway != "" && !s.gateways[q.Gateway] {
 		return q, fmt.Errorf("gateway %q: %w", q.Gateway, errUnknownGateway)
 	}
-	if r.GetFrom() == nil {
-		return q, invalid("from", "is required")
-	}
 	if err := r.GetFrom().CheckValid(); err != nil {
 		return q, invalid("from", "%v", err)
 	}
@@ -106,26 +103,16 @@ func (s *ReportService) query(r *telephonyv1.GetSipReportRequest) (tracker.Repor
 	if q.To.Sub(q.From) > maxReportRange {
 		return q, invalid("to", "the range may span at most %v", maxReportRange)
 	}
-	switch r.GetGranularity() {
-	case telephonyv1.ReportGranularity_REPORT_GRANULARITY_UNSPECIFIED, telephonyv1.ReportGranularity_REPORT_GRANULARITY_HOUR:
-		q.Granularity = tracker.Hourly
-	case telephonyv1.ReportGranularity_REPORT_GRANULARITY_DAY:
+	// Hourly, the zero value, also stands for UNSPECIFIED.
+	if r.GetGranularity() == telephonyv1.ReportGranularity_REPORT_GRANULARITY_DAY {
 		q.Granularity = tracker.Daily
-	default:
-		return q, invalid("granularity", "unknown granularity %d", r.GetGranularity())
 	}
 	return q, nil
 }
 
 // label returns the bucket label of a report's label filter: "" for none, "k=v" for one
-// aggregated label.
+// aggregated label (the proto rules allow at most one).
 func (s *ReportService) label(labels map[string]string) (string, error) {
-	if len(labels) == 0 {
-		return "", nil
-	}
-	if len(labels) > 1 {
-		return "", invalid("labels", "at most one label")
-	}
 	for k, v := range labels {
 		if !slices.Contains(s.labels, k) {
 			return "", invalid("labels", "%q is not aggregated for reports (calls.report_labels: %v)", k, s.labels)

@@ -1,16 +1,54 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ccplane/telephony/directions"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/ccplane/telephony/sipengine"
 )
+
+// The static rules of every request (required fields, lengths, patterns, ranges, enum
+// values) are protovalidate rules in the .proto files, checked by the validation interceptor
+// before any handler runs. The handlers check only what needs the server's state or more than
+// one field: known gateways, number normalisation, SIP header and SDP safety, report ranges,
+// duplicate prefixes, page tokens.
+
+// fieldValidator words protovalidate's error as the handlers word theirs, field first
+// ("to: does not match regex pattern …"); the interceptor makes it InvalidArgument with the
+// violations as a buf.validate.Violations detail.
+type fieldValidator struct{ protovalidate.Validator }
+
+// Validate implements protovalidate.Validator.
+func (v fieldValidator) Validate(msg proto.Message, opts ...protovalidate.ValidationOption) error {
+	err := v.Validator.Validate(msg, opts...)
+	if ve, ok := errors.AsType[*protovalidate.ValidationError](err); ok {
+		return violationsError{ve}
+	}
+	return err
+}
+
+// violationsError is a ValidationError (for errors.As) that reads "field: problem; …".
+type violationsError struct {
+	err *protovalidate.ValidationError
+}
+
+func (e violationsError) Error() string {
+	parts := make([]string, len(e.err.Violations))
+	for i, v := range e.err.Violations {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e violationsError) Unwrap() error { return e.err }
 
 // fieldError is a request field that failed validation; toStatus makes it InvalidArgument
 // with a BadRequest detail naming the field.
@@ -24,57 +62,15 @@ func invalid(field, format string, a ...any) error {
 	return &fieldError{field: field, problem: fmt.Sprintf(format, a...)}
 }
 
-const (
-	maxLabels      = 16
-	maxLabelKey    = 63
-	maxLabelValue  = 256
-	maxRequestID   = 128
-	maxCallIDBytes = 64
-)
-
-func durationOr(field string, d *durationpb.Duration, def, max time.Duration) (time.Duration, error) {
+// durationOr returns d, or def when d is unset; the proto rules bound it.
+func durationOr(field string, d *durationpb.Duration, def time.Duration) (time.Duration, error) {
 	if d == nil {
 		return def, nil
 	}
 	if err := d.CheckValid(); err != nil {
 		return 0, invalid(field, "%v", err)
 	}
-	v := d.AsDuration()
-	if v <= 0 || v > max {
-		return 0, invalid(field, "must be positive and at most %v", max)
-	}
-	return v, nil
-}
-
-func checkLabels(field string, labels map[string]string) error {
-	if len(labels) > maxLabels {
-		return invalid(field, "at most %d labels", maxLabels)
-	}
-	for k, v := range labels {
-		if k == "" || len(k) > maxLabelKey || strings.IndexFunc(k, notLabelKeyRune) >= 0 {
-			return invalid(field, "key %q: 1 to %d letters, digits, '_', '-' or '.'", k, maxLabelKey)
-		}
-		if len(v) > maxLabelValue || strings.IndexFunc(v, isControl) >= 0 {
-			return invalid(field, "value of %q: at most %d bytes, no control characters", k, maxLabelValue)
-		}
-	}
-	return nil
-}
-
-func notLabelKeyRune(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func checkCallID(id string) error {
-	if id == "" {
-		return invalid("call_id", "is required")
-	}
-	if len(id) > maxCallIDBytes || strings.IndexFunc(id, isControl) >= 0 {
-		return invalid("call_id", "is not a call id")
-	}
-	return nil
+	return d.AsDuration(), nil
 }
 
 // placeRequest is a validated PlaceCallRequest.
@@ -88,9 +84,6 @@ type placeRequest struct {
 func (s *CallService) validatePlace(r *telephonyv1.PlaceCallRequest) (placeRequest, error) {
 	var p placeRequest
 	var err error
-	if r.GetGateway() == "" {
-		return p, invalid("gateway", "is required")
-	}
 	if p.to, err = directions.Normalize(r.GetTo()); err != nil {
 		return p, numberError("to", err)
 	}
@@ -99,25 +92,17 @@ func (s *CallService) validatePlace(r *telephonyv1.PlaceCallRequest) (placeReque
 			return p, numberError("from", err)
 		}
 	}
-	if p.ringTimeout, err = durationOr("ring_timeout", r.GetRingTimeout(), s.cfg.RingTimeout, maxRingTimeout); err != nil {
+	if p.ringTimeout, err = durationOr("ring_timeout", r.GetRingTimeout(), s.cfg.RingTimeout); err != nil {
 		return p, err
 	}
-	if p.maxDuration, err = durationOr("max_duration", r.GetMaxDuration(), s.cfg.MaxDuration, maxMaxDuration); err != nil {
+	if p.maxDuration, err = durationOr("max_duration", r.GetMaxDuration(), s.cfg.MaxDuration); err != nil {
 		return p, err
 	}
-	if len(r.GetHeaders()) > sipengine.MaxHeaders {
-		return p, invalid("headers", "at most %d headers", sipengine.MaxHeaders)
-	}
+	// The engine checks headers and SDP again, but refusing here names the field.
 	for k, v := range r.GetHeaders() {
 		if err := sipengine.CheckHeader(k, v); err != nil {
 			return p, invalid("headers", "%v", err)
 		}
-	}
-	if err := checkLabels("labels", r.GetLabels()); err != nil {
-		return p, err
-	}
-	if len(r.GetRequestId()) > maxRequestID || strings.IndexFunc(r.GetRequestId(), isControl) >= 0 {
-		return p, invalid("request_id", "at most %d bytes, no control characters", maxRequestID)
 	}
 	if r.GetSdpOffer() != "" {
 		if err := sipengine.CheckSDP(r.GetSdpOffer()); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -110,7 +111,17 @@ type Gateway struct {
 	Password  string
 	FromUser  string // default caller ID when a call gives none
 	FromHost  string // host part of From; default the gateway's host
+
+	// Admission and monitoring, enforced by Trunks (Engine.Dial ignores them).
+	MaxConcurrentCalls int           // calls up at once; 0 = unlimited
+	MaxCPS             float64       // INVITEs per second, one every 1/MaxCPS, never in bursts; 0 = unlimited
+	QueueTimeout       time.Duration // how long a Dial may wait for a free slot; 0 = refuse at once
+	KeepAlive          time.Duration // interval of OPTIONS probes; 0 = none (GatewayUnmonitored)
 }
+
+// minCPS is the lowest MaxCPS accepted: one call an hour. Below it the pacing interval
+// stops being a meaningful limit, and far below it overflows a time.Duration.
+const minCPS = 1.0 / 3600
 
 // Validate reports what is wrong with a gateway definition.
 func (g Gateway) Validate() error {
@@ -131,6 +142,18 @@ func (g Gateway) Validate() error {
 	}
 	if g.FromHost != "" && !validHost(g.FromHost) {
 		errs = append(errs, fmt.Errorf("from_host %q is not a host name", g.FromHost))
+	}
+	if g.MaxConcurrentCalls < 0 {
+		errs = append(errs, fmt.Errorf("max_concurrent_calls %d is negative", g.MaxConcurrentCalls))
+	}
+	if cps := g.MaxCPS; cps != 0 && (math.IsNaN(cps) || math.IsInf(cps, 0) || cps < minCPS) {
+		errs = append(errs, fmt.Errorf("max_cps %v: want 0 (unlimited) or at least one call an hour", g.MaxCPS))
+	}
+	if g.QueueTimeout < 0 {
+		errs = append(errs, fmt.Errorf("queue_timeout %v is negative", g.QueueTimeout))
+	}
+	if g.KeepAlive < 0 {
+		errs = append(errs, fmt.Errorf("keep_alive %v is negative", g.KeepAlive))
 	}
 	return errors.Join(errs...)
 }

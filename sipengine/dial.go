@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -148,39 +146,8 @@ func (e *Engine) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 }
 
 func (c *Call) buildInvite() *sip.Request {
-	gw, cfg := c.req.Gateway, c.e.cfg
-	host, portStr, _ := net.SplitHostPort(gw.Address)
-	port, _ := strconv.Atoi(portStr)
-	ruri := sip.Uri{Scheme: "sip", User: c.req.To, Host: host, Port: port}
-	contact := sip.Uri{Scheme: "sip", User: "telephonyd", Host: cfg.ExternalHost, Port: c.e.port}
-	if gw.Transport == TCP || gw.Transport == TLS {
-		ruri.UriParams = sip.NewParams()
-		ruri.UriParams.Add("transport", string(gw.Transport))
-		contact.UriParams = sip.NewParams()
-		contact.UriParams.Add("transport", string(gw.Transport))
-	}
-	inv := sip.NewRequest(sip.INVITE, ruri)
-
-	fromUser := c.req.From
-	if fromUser == "" {
-		fromUser = gw.FromUser
-	}
-	if fromUser == "" {
-		fromUser = "anonymous"
-	}
-	fromHost := gw.FromHost
-	if fromHost == "" {
-		fromHost = host
-	}
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: fromUser, Host: fromHost}}
-	from.Params = sip.NewParams()
-	from.Params.Add("tag", c.localTag)
-	inv.AppendHeader(from)
-	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: c.req.To, Host: host}})
-	callID := sip.CallIDHeader(c.SIPCallID)
-	inv.AppendHeader(&callID)
-	inv.AppendHeader(&sip.ContactHeader{Address: contact})
-	inv.AppendHeader(sip.NewHeader("User-Agent", cfg.UserAgent))
+	cfg := c.e.cfg
+	inv := c.e.outOfDialog(sip.INVITE, c.req.Gateway, c.req.To, c.req.From, c.SIPCallID, c.localTag)
 	inv.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
 	// Sorted so that the same request always produces the same message.
 	for _, name := range slices.Sorted(maps.Keys(c.req.Headers)) {

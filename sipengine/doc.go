@@ -8,4 +8,8 @@
 // an unacknowledged 200 that crosses a CANCEL, a CANCEL that blocks for 32 s) reach a call.
 // It knows nothing of gRPC, Redis or how calls are stored: everything that happens to a call
 // is reported, in order, to the Observer given with the DialRequest.
+//
+// Trunks stands in front of Dial for a fixed set of gateways: it holds each one to its
+// concurrent-call and call-rate limits, and watches it with OPTIONS keep-alives so that calls
+// to a gateway found down fail at once instead of timing out one by one.
 package sipengine

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/internal/testenv"
 	"github.com/ccplane/telephony/simulator"
 	"github.com/ccplane/telephony/sipengine"
 )
@@ -98,23 +99,6 @@ func startEngine(t *testing.T, cfg sipengine.Config) (*sipengine.Engine, func())
 var fastScripts = simulator.Config{Listen: "127.0.0.1:0", RingDelay: 20 * time.Millisecond,
 	AnswerDelay: 50 * time.Millisecond, TalkTime: 200 * time.Millisecond}
 
-// startSimulator runs a simulated provider with cfg until the test ends.
-func startSimulator(t *testing.T, cfg simulator.Config) *simulator.Gateway {
-	t.Helper()
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = sim.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return sim
-}
-
 func dial(t *testing.T, e *sipengine.Engine, gw sipengine.Gateway, to string, rec *recorder) *sipengine.Call {
 	t.Helper()
 	c, err := e.Dial(context.Background(), sipengine.DialRequest{Gateway: gw, To: to,
@@ -128,7 +112,7 @@ func dial(t *testing.T, e *sipengine.Engine, gw sipengine.Gateway, to string, re
 // TestShutdownEndsLiveCalls checks that stopping the engine ends a ringing call with CANCEL
 // and an answered one with BYE, both as KILL / SHUTDOWN, and waits for them.
 func TestShutdownEndsLiveCalls(t *testing.T) {
-	sim := startSimulator(t, fastScripts)
+	sim := testenv.StartSimulator(t, fastScripts)
 	e, stop := startEngine(t, testEngine)
 	gw := sipengine.Gateway{Name: "sim", Address: sim.Addr()}
 	ringing, answered := newRecorder(), newRecorder()
@@ -162,7 +146,7 @@ func TestShutdownEndsLiveCalls(t *testing.T) {
 // the challenge is answered once with the gateway's credentials, and a dozen 18x pass where
 // sipgo's dialog API would give up after ten responses.
 func TestDigestAndManyProvisionals(t *testing.T) {
-	sim := startSimulator(t, fastScripts)
+	sim := testenv.StartSimulator(t, fastScripts)
 	e, _ := startEngine(t, testEngine)
 	tests := []struct {
 		name, to, user, password string
@@ -259,7 +243,7 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 // anything sends no CANCEL until a provisional response arrives, then sends it; a provider
 // that never answers leaves nothing to CANCEL and the call ends after EndGrace.
 func TestHangUpBeforeAnyResponse(t *testing.T) {
-	sim := startSimulator(t, simulator.Config{Listen: "127.0.0.1:0", TryingDelay: 150 * time.Millisecond, RingDelay: time.Second})
+	sim := testenv.StartSimulator(t, simulator.Config{Listen: "127.0.0.1:0", TryingDelay: 150 * time.Millisecond, RingDelay: time.Second})
 	e, _ := startEngine(t, testEngine)
 
 	tests := []struct {

@@ -1,6 +1,7 @@
 package sipengine
 
 import (
+	"net"
 	"strconv"
 	"strings"
 
@@ -8,6 +9,45 @@ import (
 
 	"github.com/ccplane/telephony"
 )
+
+// outOfDialog starts a request outside any dialog (an INVITE, a keep-alive OPTIONS) to gw's
+// address over its transport: From with our tag, To, Call-ID, our Contact and User-Agent.
+// toUser may be empty (OPTIONS asks the gateway itself); fromUser empty means the gateway's
+// default caller ID. Via, CSeq and Max-Forwards are left to sipgo.
+func (e *Engine) outOfDialog(method sip.RequestMethod, gw Gateway, toUser, fromUser, callID, tag string) *sip.Request {
+	host, portStr, _ := net.SplitHostPort(gw.Address)
+	port, _ := strconv.Atoi(portStr)
+	ruri := sip.Uri{Scheme: "sip", User: toUser, Host: host, Port: port}
+	contact := sip.Uri{Scheme: "sip", User: "telephonyd", Host: e.cfg.ExternalHost, Port: e.port}
+	if gw.Transport == TCP || gw.Transport == TLS {
+		ruri.UriParams = sip.NewParams()
+		ruri.UriParams.Add("transport", string(gw.Transport))
+		contact.UriParams = sip.NewParams()
+		contact.UriParams.Add("transport", string(gw.Transport))
+	}
+	r := sip.NewRequest(method, ruri)
+
+	if fromUser == "" {
+		fromUser = gw.FromUser
+	}
+	if fromUser == "" {
+		fromUser = "anonymous"
+	}
+	fromHost := gw.FromHost
+	if fromHost == "" {
+		fromHost = host
+	}
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: fromUser, Host: fromHost}}
+	from.Params = sip.NewParams()
+	from.Params.Add("tag", tag)
+	r.AppendHeader(from)
+	r.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: toUser, Host: host}})
+	cid := sip.CallIDHeader(callID)
+	r.AppendHeader(&cid)
+	r.AppendHeader(&sip.ContactHeader{Address: contact})
+	r.AppendHeader(sip.NewHeader("User-Agent", e.cfg.UserAgent))
+	return r
+}
 
 // dialog is what a 2xx to our INVITE establishes (RFC 3261 §12.1.2): where in-dialog requests
 // go and which route they take.

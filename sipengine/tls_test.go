@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccplane/telephony/internal/testenv"
 	"github.com/ccplane/telephony/sipengine"
 )
 
@@ -55,7 +56,7 @@ func TestCallOverTLS(t *testing.T) {
 	serverTLS, clientTLS := selfSigned(t)
 	cfg := fastScripts
 	cfg.TLS = serverTLS
-	sim := startSimulator(t, cfg)
+	sim := testenv.StartSimulator(t, cfg)
 
 	tests := []struct {
 		name  string

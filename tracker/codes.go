@@ -1,5 +1,7 @@
 package tracker
 
+import "github.com/ccplane/telephony"
+
 // CodeInfo explains a last SIP response code to an operator.
 type CodeInfo struct {
 	Code int
@@ -272,8 +274,20 @@ var codeTable = [...]codeRow{
 	{code: 900, class: true, phrase: "Rejected by us",
 		meaning:  "Our own code: this service refused the call before any INVITE was sent.",
 		practice: "Not the provider's doing: see the termination cause (a gateway limit, for instance) and our own configuration."},
-	{code: 900, phrase: "Direction blocked",
+	{code: 900, phrase: telephony.StatusDirectionBlocked.Reason,
 		meaning: "Our own code: the number matches no prefix this gateway may dial, so no INVITE was sent.",
 		practice: "Not the provider's doing: if such calls should go out, add the number's prefix to " +
 			"the gateway's directions; otherwise the block works as intended."},
+	{code: 901, phrase: telephony.StatusConcurrencyLimit.Reason,
+		meaning: "Our own code: the gateway had as many live calls as its max_concurrent_calls for the whole queue timeout, so no INVITE was sent.",
+		practice: "Not the provider's doing: spread the campaign over time or gateways, or raise max_concurrent_calls " +
+			"if the provider's contract allows more channels."},
+	{code: 902, phrase: telephony.StatusRateLimit.Reason,
+		meaning: "Our own code: the gateway's max_cps left no free sending slot within the queue timeout, so no INVITE was sent.",
+		practice: "Not the provider's doing: place calls at a steadier pace, lengthen queue_timeout, or raise max_cps " +
+			"if the provider accepts a higher rate."},
+	{code: 903, phrase: telephony.StatusGatewayDown.Reason,
+		meaning: "Our own code: the gateway stopped answering our OPTIONS keep-alives, so calls to it are refused at once.",
+		practice: "Check the gateway's reachability (address, firewall, the provider's status); calls resume by " +
+			"themselves once it answers OPTIONS again."},
 }

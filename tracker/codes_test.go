@@ -29,7 +29,8 @@ func TestExplain(t *testing.T) {
 		{name: "decline", code: 603, wantPhrase: "Decline"},
 		{name: "unknown 6xx", code: 699, wantPhrase: "Global Failure"},
 		{name: "direction blocked", code: 900, wantPhrase: "Direction blocked"},
-		{name: "other of ours", code: 901, wantPhrase: "Rejected by us"},
+		{name: "gateway down", code: 903, wantPhrase: "Gateway down"},
+		{name: "other of ours", code: 950, wantPhrase: "Rejected by us"},
 		{name: "last of ours", code: 999, wantPhrase: "Rejected by us"},
 		{name: "no class", code: 750, wantPhrase: "Unknown"},
 		{name: "two digits", code: 42, wantPhrase: "Unknown"},
@@ -78,7 +79,7 @@ func TestExplainPractice(t *testing.T) {
 func TestCodesTable(t *testing.T) {
 	required := []int{0, 100, 180, 181, 182, 183, 200, 300, 302, 400, 401, 402, 403, 404, 405, 407,
 		408, 410, 413, 414, 415, 416, 420, 421, 423, 480, 481, 482, 483, 484, 485, 486, 487, 488,
-		491, 493, 500, 501, 502, 503, 504, 505, 513, 580, 600, 603, 604, 606, 900}
+		491, 493, 500, 501, 502, 503, 504, 505, 513, 580, 600, 603, 604, 606, 900, 901, 902, 903}
 	own := map[int]bool{}
 	for i, r := range codeTable {
 		t.Run(r.phrase, func(t *testing.T) {

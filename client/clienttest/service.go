@@ -34,6 +34,9 @@ type Service struct {
 	// Reports is the ReportService served beside it; nil answers Unimplemented to every
 	// ReportService call. Serve reads it once, so set it before.
 	Reports *ReportService
+	// Gateways is the GatewayService served beside it; nil answers Unimplemented to every
+	// GatewayService call. Serve reads it once, so set it before.
+	Gateways *GatewayService
 }
 
 var _ telephonyv1.CallServiceServer = (*Service)(nil)
@@ -77,7 +80,7 @@ func (s *Service) WatchCall(r *telephonyv1.WatchCallRequest, st StreamServer) er
 	return s.WatchCallFn(r, st)
 }
 
-// Serve runs svc, and svc.Directions and svc.Reports beside it, on a real grpc.Server on a
+// Serve runs svc, and svc.Directions, svc.Reports and svc.Gateways beside it, on a real grpc.Server on a
 // free loopback port, stopped in t.Cleanup, and returns its address.
 func Serve(t testing.TB, svc *Service) string {
 	t.Helper()
@@ -97,6 +100,11 @@ func Serve(t testing.TB, svc *Service) string {
 		reports = &ReportService{}
 	}
 	telephonyv1.RegisterReportServiceServer(srv, reports)
+	gateways := svc.Gateways
+	if gateways == nil {
+		gateways = &GatewayService{}
+	}
+	telephonyv1.RegisterGatewayServiceServer(srv, gateways)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

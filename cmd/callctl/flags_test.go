@@ -236,7 +236,7 @@ func TestParseListFilterErrors(t *testing.T) {
 		{
 			name: "unknown cause", args: []string{"--cause", "busy"},
 			wantMsg: `list: --cause: unknown cause "busy" (want one of hangup_requested, ring_timeout, setup_timeout, ` +
-				"transport_error, max_duration, shutdown, remote_rejected, remote_hangup, direction_blocked, gateway_limit, lost)",
+				"transport_error, max_duration, shutdown, remote_rejected, remote_hangup, direction_blocked, gateway_limit, lost, gateway_down)",
 		},
 		{name: "unspecified cause", args: []string{"--cause", "unspecified"}, wantMsg: `list: --cause: unknown cause "unspecified"`},
 		{name: "unknown party", args: []string{"--party", "remote"}, wantMsg: `list: --party: unknown party "remote" (want one of kill, finish)`},

@@ -20,12 +20,14 @@ const defaultAddr = "127.0.0.1:50051"
 
 // globalFlags are the flags before the command.
 type globalFlags struct {
-	addr    string
-	token   string
-	json    bool
-	timeout time.Duration
-	tls     bool
-	caFile  string
+	addr     string
+	token    string
+	json     bool
+	timeout  time.Duration
+	tls      bool
+	caFile   string
+	certFile string
+	keyFile  string
 }
 
 // globalFlagSet defines the global flags on a new FlagSet writing into g.
@@ -38,6 +40,8 @@ func globalFlagSet(g *globalFlags) *flag.FlagSet {
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "limit each request to `DURATION`")
 	fs.BoolVar(&g.tls, "tls", false, "connect with TLS, trusting the system roots")
 	fs.StringVar(&g.caFile, "ca", "", "connect with TLS, trusting the PEM certificates in `FILE`")
+	fs.StringVar(&g.certFile, "cert", "", "connect with TLS, presenting the PEM client certificate in `FILE` (with --key)")
+	fs.StringVar(&g.keyFile, "key", "", "the PEM private key of --cert in `FILE`")
 	return fs
 }
 
@@ -64,23 +68,36 @@ func (a *app) parseGlobal(args []string) ([]string, error) {
 		return nil, usageError{msg: "--addr is empty"}
 	case a.global.timeout <= 0:
 		return nil, usageError{msg: "--timeout must be positive"}
+	case (a.global.certFile == "") != (a.global.keyFile == ""):
+		return nil, usageError{msg: "--cert and --key go together"}
 	}
 	return fs.Args(), nil
 }
 
-// tlsConfig returns the TLS settings for --tls (caFile empty: system roots) or --ca.
-func tlsConfig(caFile string) (*tls.Config, error) {
+// useTLS reports whether a TLS flag was given.
+func (g globalFlags) useTLS() bool { return g.tls || g.caFile != "" || g.certFile != "" }
+
+// tlsConfig returns the TLS settings of the flags: trusting the system roots, or --ca's
+// certificates, and presenting --cert if given.
+func (g globalFlags) tlsConfig() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile == "" {
+	if g.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(g.certFile, g.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read --cert and --key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if g.caFile == "" {
 		return cfg, nil
 	}
-	pem, err := os.ReadFile(caFile)
+	pem, err := os.ReadFile(g.caFile)
 	if err != nil {
 		return nil, fmt.Errorf("read --ca: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("read --ca: no PEM certificate in %s", caFile)
+		return nil, fmt.Errorf("read --ca: no PEM certificate in %s", g.caFile)
 	}
 	cfg.RootCAs = pool
 	return cfg, nil

@@ -104,8 +104,8 @@ func (a *app) connect() (*client.Client, error) {
 	if a.global.token != "" {
 		opts = append(opts, client.WithToken(a.global.token))
 	}
-	if a.global.tls || a.global.caFile != "" {
-		cfg, err := tlsConfig(a.global.caFile)
+	if a.global.useTLS() {
+		cfg, err := a.global.tlsConfig()
 		if err != nil {
 			return nil, err
 		}

@@ -74,7 +74,7 @@ func commands() []command {
 				"(2026-11-25T10:00:00+01:00), or 2026-11-25T10:00 or 2026-11-25, read as UTC.\n" +
 				"--code 0 selects the calls that got no response at all. CAUSE is one of\n" +
 				"hangup_requested, ring_timeout, setup_timeout, transport_error, max_duration, shutdown,\n" +
-				"remote_rejected, remote_hangup, direction_blocked, gateway_limit or lost.\n" +
+				"remote_rejected, remote_hangup, direction_blocked, gateway_limit, lost or gateway_down.\n" +
 				"\n" +
 				"Examples:\n" +
 				"  callctl list --gateway carrier-a --code 404 --party finish --from 2026-11-25\n" +
@@ -108,6 +108,13 @@ func commands() []command {
 			run:   runReport,
 		},
 		directionsCommand(),
+		{
+			name:     "gateways",
+			synopsis: "",
+			summary:  "list the gateways: up or down (OPTIONS keep-alive), live and queued calls, limits",
+			flags:    func() *flag.FlagSet { return newFlagSet("gateways") },
+			run:      runGateways,
+		},
 	}
 }
 

@@ -23,7 +23,9 @@ import (
 // fileConfig is the YAML configuration file; README.md documents every key.
 type fileConfig struct {
 	GRPC struct {
-		Listen string `yaml:"listen"`
+		Listen    string    `yaml:"listen"`
+		TLS       grpcTLS   `yaml:"tls"`
+		RateLimit rateLimit `yaml:"rate_limit"`
 	} `yaml:"grpc"`
 	SIP struct {
 		Listen       string   `yaml:"listen"`
@@ -31,6 +33,13 @@ type fileConfig struct {
 		SetupTimeout duration `yaml:"setup_timeout"`
 		EndGrace     duration `yaml:"end_grace"`
 		SDPFile      string   `yaml:"sdp_file"`
+		// KeepAlive tunes how gateways' OPTIONS answers decide up and down; each gateway
+		// sets its own interval.
+		KeepAlive struct {
+			Timeout   duration `yaml:"timeout"`
+			DownAfter int      `yaml:"down_after"`
+			UpAfter   int      `yaml:"up_after"`
+		} `yaml:"keepalive"`
 	} `yaml:"sip"`
 	Calls struct {
 		RingTimeout     duration `yaml:"ring_timeout"`
@@ -45,6 +54,11 @@ type fileConfig struct {
 	Metrics struct {
 		Listen string `yaml:"listen"`
 	} `yaml:"metrics"`
+	// Shutdown.Grace bounds each step of a shutdown after the live calls were ended: writing
+	// the buffered records, and letting open streams finish.
+	Shutdown struct {
+		Grace duration `yaml:"grace"`
+	} `yaml:"shutdown"`
 	Log struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
@@ -64,6 +78,8 @@ type tokenConfig struct {
 	Token  secret            `yaml:"token"`
 	Role   string            `yaml:"role"`
 	Labels map[string]string `yaml:"labels"`
+	// RateLimit overrides grpc.rate_limit for this token; unset = the default.
+	RateLimit *rateLimit `yaml:"rate_limit"`
 }
 
 // authConfig is the server's view of auth.tokens (with those of auth.tokens_file).
@@ -112,7 +128,16 @@ type gatewayConfig struct {
 	// Meanings are what this provider means by some codes, shown in reports next to the
 	// standard meaning (e.g. 480: "channel capacity exceeded").
 	Meanings map[int]string `yaml:"meanings"`
+	// The provider's limits: PlaceCall waits up to QueueTimeout for a slot, then refuses.
+	MaxConcurrentCalls int      `yaml:"max_concurrent_calls"`
+	MaxCPS             float64  `yaml:"max_cps"`
+	QueueTimeout       duration `yaml:"queue_timeout"`
+	// KeepAlive is the OPTIONS interval; unset = defaultKeepAlive, 0s = no keep-alive.
+	KeepAlive *duration `yaml:"keepalive"`
 }
+
+// defaultKeepAlive is the OPTIONS interval of a gateway that does not set one.
+const defaultKeepAlive = 30 * time.Second
 
 // seedRules are the gateway's configured directions.
 func (g gatewayConfig) seedRules() []directions.Rule {
@@ -141,9 +166,15 @@ func (s secret) String() string {
 func (s secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 func (g gatewayConfig) gateway() sipengine.Gateway {
+	keepAlive := defaultKeepAlive
+	if g.KeepAlive != nil {
+		keepAlive = time.Duration(*g.KeepAlive)
+	}
 	return sipengine.Gateway{
 		Name: g.Name, Address: g.Address, Transport: sipengine.Transport(g.Transport),
 		Username: g.Username, Password: string(g.Password), FromUser: g.FromUser, FromHost: g.FromHost,
+		MaxConcurrentCalls: g.MaxConcurrentCalls, MaxCPS: g.MaxCPS, QueueTimeout: time.Duration(g.QueueTimeout),
+		KeepAlive: keepAlive,
 	}
 }
 
@@ -165,6 +196,7 @@ func defaultConfig() fileConfig {
 	c.SIP.Listen = "127.0.0.1:5060"
 	c.Log.Level = "info"
 	c.Log.Format = "text"
+	c.Shutdown.Grace = duration(10 * time.Second)
 	return c
 }
 
@@ -181,6 +213,7 @@ func loadConfig(path string) (fileConfig, error) {
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
+	c.GRPC.TLS.resolve(filepath.Dir(path))
 	return c, errors.Join(c.loadTokensFile(path), c.validate())
 }
 
@@ -190,6 +223,10 @@ func (c fileConfig) validate() error {
 	if c.GRPC.Listen == "" {
 		errs = append(errs, errors.New("grpc.listen is empty"))
 	}
+	if _, err := c.GRPC.TLS.config(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.validateRateLimits()...)
 	if c.SIP.Listen == "" {
 		errs = append(errs, errors.New("sip.listen is empty"))
 	}
@@ -207,6 +244,12 @@ func (c fileConfig) validate() error {
 	// The record stores share these rules for report labels, whichever store is in use.
 	if err := (tracker.RedisConfig{ReportLabels: c.Calls.ReportLabels}).Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("calls.report_labels: %w", err))
+	}
+	if c.Shutdown.Grace <= 0 {
+		errs = append(errs, errors.New("shutdown.grace must be positive"))
+	}
+	if k := c.SIP.KeepAlive; k.Timeout < 0 || k.DownAfter < 0 || k.UpAfter < 0 {
+		errs = append(errs, errors.New("sip.keepalive: timeout, down_after and up_after must not be negative"))
 	}
 	if len(c.Gateways) == 0 {
 		errs = append(errs, errors.New("gateways: none defined; calls would have nowhere to go"))

@@ -33,6 +33,10 @@ gateways:
     transport: tcp
     username: trunk1
     password: s3cret
+    max_concurrent_calls: 30
+    max_cps: 2.5
+    queue_timeout: 1s
+  - {name: carrier-b, address: 192.0.2.11:5060, keepalive: 0s}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +47,12 @@ gateways:
 	if time.Duration(c.SIP.SetupTimeout) != 3*time.Second || time.Duration(c.Calls.RingTimeout) != 45*time.Second {
 		t.Errorf("durations %v %v, want 3s and 45s", c.SIP.SetupTimeout, c.Calls.RingTimeout)
 	}
-	if g := c.Gateways[0].gateway(); g.Password != "s3cret" || g.Transport != "tcp" {
-		t.Errorf("gateway %+v, want its password and transport", g)
+	if g := c.Gateways[0].gateway(); g.Password != "s3cret" || g.Transport != "tcp" || g.MaxConcurrentCalls != 30 ||
+		g.MaxCPS != 2.5 || g.QueueTimeout != time.Second || g.KeepAlive != defaultKeepAlive {
+		t.Errorf("gateway %+v, want its password, transport, limits and the default keep-alive", g)
+	}
+	if g := c.Gateways[1].gateway(); g.KeepAlive != 0 {
+		t.Errorf("gateway with keepalive 0s: %v, want the keep-alive off", g.KeepAlive)
 	}
 }
 
@@ -59,11 +67,12 @@ gateways:
   - name: a
     address: nowhere
     transport: sctp
+    max_cps: -1
 `))
 	if err == nil {
 		t.Fatal("loadConfig accepted a broken file")
 	}
-	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`, "calls.report_labels"} {
+	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`, "calls.report_labels", "max_cps"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -40,6 +40,8 @@ func (d *demoGateway) config() fileConfig {
 		Username: "demo", Password: "demo", FromUser: "15550000000",
 		// North America, but not its premium-rate 900 numbers.
 		Allow: []string{"1"}, Deny: []string{"1900"},
+		// Limits as a real trunk would have them; callctl gateways shows them.
+		MaxConcurrentCalls: 50, MaxCPS: 10, QueueTimeout: duration(2 * time.Second),
 	}}
 	return c
 }
@@ -56,7 +58,8 @@ func printDemoHelp(w io.Writer, grpcAddr string) {
 	for _, b := range simulator.Behaviours() {
 		fmt.Fprintf(w, "  ...%-4s %s\n", b.Suffix, b.Description)
 	}
-	fmt.Fprintf(w, "\nTry: go run ./cmd/callctl --addr %s place --gateway demo --to 15550100486 --watch\n\n", grpcAddr)
+	fmt.Fprintf(w, "\nTry: go run ./cmd/callctl --addr %s place --gateway demo --to 15550100486 --watch\n", grpcAddr)
+	fmt.Fprintf(w, "     go run ./cmd/callctl --addr %s gateways\n\n", grpcAddr)
 }
 
 // tourCalls are the sample calls the demo places at start: one per way a call commonly ends.

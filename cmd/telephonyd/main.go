@@ -18,7 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 
 	"github.com/ccplane/telephony/directions"
 	"github.com/ccplane/telephony/server"
@@ -74,7 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("configuration", "grpc", cfg.GRPC.Listen, "sip", cfg.SIP.Listen, "gateways", fmt.Sprintf("%+v", cfg.Gateways),
+	log.Info("configuration", "grpc", cfg.GRPC.Listen, "grpc_tls", fmt.Sprintf("%+v", cfg.GRPC.TLS),
+		"grpc_rate_limit", fmt.Sprintf("%+v", cfg.rateLimitConfig()), "sip", cfg.SIP.Listen, "gateways", fmt.Sprintf("%+v", cfg.Gateways),
 		"auth_tokens", fmt.Sprint(cfg.authConfig().Tokens))
 	svc, err := build(ctx, cfg, log)
 	if err != nil {
@@ -114,6 +119,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 		return nil
 	}
+	wg.Go(func() {
+		if err := svc.trunks.Run(sipCtx); err != nil {
+			log.Error("gateway keep-alive stopped", "err", err)
+		}
+	})
+	wg.Go(func() { healthWatch{hs: svc.health, redis: svc.redis, trunks: svc.trunks}.run(sipCtx) })
 	lis, err := net.Listen("tcp", cfg.GRPC.Listen)
 	if err != nil {
 		return fmt.Errorf("grpc listen: %w", err)
@@ -128,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
-		msrv := metricsServer(newRegistry(newDirectionsCollector(svc.rules, svc.gatewayNames)))
+		msrv := metricsServer(svc.metrics)
 		wg.Go(func() {
 			if err := msrv.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server stopped", "err", err)
@@ -158,12 +169,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-engineDone
 	stopRecords()
 	<-recordsDone
-	closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+	grace := time.Duration(cfg.Shutdown.Grace)
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), grace)
 	defer cancelClose()
 	if err := svc.records.close(closeCtx); err != nil {
 		log.Error("call records not all written", "err", err)
 	}
-	graceful := time.AfterFunc(10*time.Second, svc.grpc.Stop)
+	// Streams still open after the grace period end with UNAVAILABLE: clients resume them
+	// elsewhere from their last sequence.
+	graceful := time.AfterFunc(grace, svc.grpc.Stop)
 	defer graceful.Stop()
 	svc.grpc.GracefulStop()
 	return nil
@@ -172,16 +186,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // service is everything run wires together.
 type service struct {
 	engine       *sipengine.Engine
+	trunks       *sipengine.Trunks
 	calls        *server.CallService
 	rules        *directions.Cache
 	records      records
 	gatewayNames []string
+	redis        redis.UniversalClient // nil without redis.url
 	closeRedis   func() error
 	grpc         *grpc.Server
-	health       interface{ Shutdown() }
+	health       *health.Server
+	metrics      *prometheus.Registry
 }
 
 func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, error) {
+	tlsOpts, err := cfg.GRPC.TLS.serverOptions()
+	if err != nil {
+		return nil, err
+	}
 	var sdp string
 	if cfg.SIP.SDPFile != "" {
 		raw, err := os.ReadFile(cfg.SIP.SDPFile)
@@ -204,9 +225,13 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 	if err != nil {
 		return nil, err
 	}
+	reg := newRegistry()
 	client, err := openRedis(cfg, log)
 	if err != nil {
 		return nil, errors.Join(err, engine.Close())
+	}
+	if client != nil {
+		client.AddHook(newRedisErrors(reg))
 	}
 	closeRedis := func() error { return nil }
 	if client != nil {
@@ -227,24 +252,37 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 			meanings[g.Name] = g.Meanings
 		}
 	}
+	trunks, err := sipengine.NewTrunks(engine, gws, sipengine.TrunksConfig{
+		ProbeTimeout: time.Duration(cfg.SIP.KeepAlive.Timeout),
+		DownAfter:    cfg.SIP.KeepAlive.DownAfter,
+		UpAfter:      cfg.SIP.KeepAlive.UpAfter,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, errors.Join(err, engine.Close(), closeRedis())
+	}
 	calls, err := server.NewCallService(server.Config{
 		Gateways:       gws,
 		RingTimeout:    time.Duration(cfg.Calls.RingTimeout),
 		MaxDuration:    time.Duration(cfg.Calls.MaxDuration),
 		EventRetention: time.Duration(cfg.Calls.EventRetention),
+		Metrics:        server.NewMetrics(reg),
 		Logger:         log,
-	}, engine, recs, cache)
+	}, trunks, recs, cache)
 	if err != nil {
 		return nil, errors.Join(err, engine.Close(), closeRedis())
 	}
-	srv, hs := server.NewGRPCServer(log, server.GRPCConfig{Auth: cfg.authConfig()}, server.Services{
+	grpcMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	grpcCfg := server.GRPCConfig{Auth: cfg.authConfig(), RateLimit: cfg.rateLimitConfig(), Metrics: grpcMetrics}
+	srv, hs := server.NewGRPCServer(log, grpcCfg, server.Services{
 		Calls:      calls,
 		Directions: server.NewDirectionService(log, names, store, cache),
 		Reports:    server.NewReportService(server.ReportConfig{Gateways: names, Labels: cfg.Calls.ReportLabels, Meanings: meanings, Logger: log}, recs),
-		Gateways:   &server.GatewayService{},
-	})
-	return &service{engine: engine, calls: calls, rules: cache, records: recs, gatewayNames: names,
-		closeRedis: closeRedis, grpc: srv, health: hs}, nil
+		Gateways:   server.NewGatewayService(trunks),
+	}, tlsOpts...)
+	reg.MustRegister(grpcMetrics, newDirectionsCollector(cache, names), newGatewaysCollector(trunks))
+	return &service{engine: engine, trunks: trunks, calls: calls, rules: cache, records: recs, gatewayNames: names,
+		redis: client, closeRedis: closeRedis, grpc: srv, health: hs, metrics: reg}, nil
 }
 
 func newLogger(cfg fileConfig, w io.Writer) (*slog.Logger, error) {

@@ -1,37 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ccplane/telephony/internal/testenv"
 )
-
-// syncBuffer is an io.Writer that the service's goroutines and the test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestDemo runs the README's first command as a newcomer would (minus the fixed port): the
 // embedded demo places its tour of calls through its own gRPC API, every call ends the way
 // the simulator's number table says, and a signal shuts it down cleanly.
 func TestDemo(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ccplane/telephony/directions"
+	"github.com/ccplane/telephony/sipengine"
 )
 
 // directionsCollector reports the state of each gateway's directions at scrape time, so
@@ -59,10 +60,51 @@ func metricsServer(reg *prometheus.Registry) *http.Server {
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 }
 
-// newRegistry is the process's metrics: Go runtime, process, and the service's own.
-func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
+// newRegistry is the process's metrics: Go runtime and process; the parts register theirs.
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(cs...)
 	return reg
+}
+
+// gatewaysCollector reports each gateway's keep-alive state and load at scrape time.
+type gatewaysCollector struct {
+	trunks *sipengine.Trunks
+	up     *prometheus.Desc
+	active *prometheus.Desc
+	queued *prometheus.Desc
+}
+
+func newGatewaysCollector(t *sipengine.Trunks) *gatewaysCollector {
+	return &gatewaysCollector{
+		trunks: t,
+		up: prometheus.NewDesc("telephony_gateway_up",
+			"1 while the gateway answers its OPTIONS keep-alive, 0 while it is down; absent when unmonitored.",
+			[]string{"gateway"}, nil),
+		active: prometheus.NewDesc("telephony_gateway_active_calls",
+			"Calls holding one of the gateway's concurrent-call slots.", []string{"gateway"}, nil),
+		queued: prometheus.NewDesc("telephony_gateway_queued_calls",
+			"PlaceCalls waiting for a slot under the gateway's limits.", []string{"gateway"}, nil),
+	}
+}
+
+func (c *gatewaysCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.up
+	ch <- c.active
+	ch <- c.queued
+}
+
+func (c *gatewaysCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, g := range c.trunks.Status() {
+		name := g.Gateway.Name
+		if g.State != sipengine.GatewayUnmonitored {
+			up := 0.0
+			if g.State == sipengine.GatewayUp {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, name)
+		}
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(g.Active), name)
+		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(g.Queued), name)
+	}
 }

@@ -58,17 +58,23 @@ func waitMetric(t *testing.T, url, line string) {
 	defer tick.Stop()
 	var body string
 	for time.Now().Before(deadline) {
-		if res, err := http.Get(url); err == nil {
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			body = string(b)
-			if strings.Contains(body, line+"\n") {
-				return
-			}
+		if body = scrape(url); strings.Contains(body, line+"\n") {
+			return
 		}
 		<-tick.C
 	}
 	t.Fatalf("metrics never showed %q; last scrape:\n%s", line, grepLines(body, "telephony_"))
+}
+
+// scrape returns the metrics page at url, or "" if it could not be read.
+func scrape(url string) string {
+	res, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }
 
 func grepLines(s, substr string) string {

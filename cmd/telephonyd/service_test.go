@@ -6,13 +6,16 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/ccplane/telephony/internal/testenv"
 )
 
 // testService is a telephonyd a test started through run, as main starts it.
 type testService struct {
-	stderr syncBuffer
+	stderr testenv.Buffer
 	cancel context.CancelFunc
 	errc   chan error
 }
@@ -21,13 +24,20 @@ type testService struct {
 // health checks on grpcAddr (which yaml must name as grpc.listen).
 func startService(t *testing.T, yaml, grpcAddr string) *testService {
 	t.Helper()
+	return startServiceCreds(t, yaml, grpcAddr, insecure.NewCredentials())
+}
+
+// startServiceCreds is startService for a gRPC port that wants creds (TLS, a client
+// certificate) to answer the health check.
+func startServiceCreds(t *testing.T, yaml, grpcAddr string, creds credentials.TransportCredentials) *testService {
+	t.Helper()
 	path := writeConfig(t, yaml)
 	s := &testService{errc: make(chan error, 1)}
 	var ctx context.Context
 	ctx, s.cancel = context.WithCancel(context.Background())
-	go func() { s.errc <- run(ctx, []string{"--config", path}, &syncBuffer{}, &s.stderr) }()
+	go func() { s.errc <- run(ctx, []string{"--config", path}, &testenv.Buffer{}, &s.stderr) }()
 	t.Cleanup(s.cancel)
-	waitServing(t, grpcAddr, &s.stderr)
+	waitServing(t, grpcAddr, creds, &s.stderr)
 	return s
 }
 
@@ -42,9 +52,9 @@ func (s *testService) stop(t *testing.T) {
 
 // waitServing blocks until telephonyd at addr answers its health check (gRPC waits for the
 // listener to appear), or fails the test after 10 s.
-func waitServing(t *testing.T, addr string, stderr *syncBuffer) {
+func waitServing(t *testing.T, addr string, creds credentials.TransportCredentials, stderr *testenv.Buffer) {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}

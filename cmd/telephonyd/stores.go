@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/ccplane/telephony/tracker"
 )
@@ -28,6 +29,11 @@ func openRedis(cfg fileConfig, log *slog.Logger) (redis.UniversalClient, error) 
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
 		DB: opt.DB, TLSConfig: opt.TLSConfig,
+		// Neither handshake extra is for us: CLIENT SETINFO needs Redis 7.2, and maintenance
+		// notifications are a Redis Enterprise feature; other servers answer both with an
+		// error at every connect, which telephony_redis_errors_total would count.
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}), nil
 }
 

@@ -7,6 +7,7 @@
 package telephonyv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -87,19 +88,21 @@ type PlaceCallRequest struct {
 	// The caller ID (same syntax as `to`); empty = the gateway's default.
 	From string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
 	// How long to wait for a final response after the INVITE before sending CANCEL;
-	// unset = the server default (60 s). At most 10 minutes.
+	// unset = the server default (60 s). More than 0, at most 10 minutes.
 	RingTimeout *durationpb.Duration `protobuf:"bytes,4,opt,name=ring_timeout,json=ringTimeout,proto3" json:"ring_timeout,omitempty"`
 	// How long an answered call may last before we send BYE; unset = the server default
-	// (1 hour). At most 24 hours.
+	// (1 hour). More than 0, at most 24 hours.
 	MaxDuration *durationpb.Duration `protobuf:"bytes,5,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
 	// Extra SIP headers for the INVITE. Only names starting with "X-" made of letters, digits
 	// and dashes; values of printable characters (no CR, LF or other controls), at most 256
 	// bytes each, at most 16 headers.
 	Headers map[string]string `protobuf:"bytes,6,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Free labels kept with the call (e.g. agent_id, campaign) and usable as ListCalls filters.
-	// At most 16; keys of letters, digits, '_', '-', '.', at most 63 bytes; values at most 256.
+	// At most 16; keys of letters, digits, '_', '-', '.', 1 to 63 bytes; values at most 256
+	// bytes, no control characters.
 	Labels map[string]string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Idempotency key (at most 128 bytes): the same key returns the same call.
+	// Idempotency key (at most 128 bytes, no control characters): the same key returns the
+	// same call.
 	RequestId string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The media server's SDP offer; empty = the configured default offer. At most 8 KiB.
 	SdpOffer      string `protobuf:"bytes,9,opt,name=sdp_offer,json=sdpOffer,proto3" json:"sdp_offer,omitempty"`
@@ -249,7 +252,7 @@ func (x *PlaceCallResponse) GetCall() *Call {
 // WatchCallRequest selects a call and where in its event history to start.
 type WatchCallRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The call to watch. Required.
+	// The call to watch. Required; at most 64 bytes.
 	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	// Send only events with a sequence greater than this; 0 = from the first event.
 	AfterSequence uint64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
@@ -717,7 +720,7 @@ func (x *CallEndedEvent) GetCall() *Call {
 // HangUpRequest names the call to end.
 type HangUpRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The call to end. Required.
+	// The call to end. Required; at most 64 bytes.
 	CallId        string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -809,7 +812,7 @@ func (x *HangUpResponse) GetCall() *Call {
 // GetCallRequest names one call.
 type GetCallRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The call. Required.
+	// The call. Required; at most 64 bytes.
 	CallId        string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -905,9 +908,10 @@ type ListCallsRequest struct {
 	Gateway string `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
 	// Only calls in this state; UNSPECIFIED = all.
 	State CallState `protobuf:"varint,2,opt,name=state,proto3,enum=telephony.v1.CallState" json:"state,omitempty"`
-	// Only calls carrying all of these labels with these values.
+	// Only calls carrying all of these labels with these values; keys and values as in
+	// PlaceCallRequest.labels, at most 16.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// At most this many calls (default 50, at most 1000).
+	// At most this many calls (0 = the default, 50; at most 1000).
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty = the first page.
 	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -915,7 +919,8 @@ type ListCallsRequest struct {
 	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
 	// Only calls created before this time; unset = no upper bound.
 	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
-	// Only calls whose last response has this code (0 = no response); unset = any.
+	// Only calls whose last response has this code (0 = no response, else up to 999);
+	// unset = any.
 	LastCode *int32 `protobuf:"varint,8,opt,name=last_code,json=lastCode,proto3,oneof" json:"last_code,omitempty"`
 	// Only calls ended by this party; UNSPECIFIED = any.
 	Party TerminationParty `protobuf:"varint,9,opt,name=party,proto3,enum=telephony.v1.TerminationParty" json:"party,omitempty"`
@@ -1084,18 +1089,19 @@ var File_telephony_v1_call_service_proto protoreflect.FileDescriptor
 
 const file_telephony_v1_call_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ftelephony/v1/call_service.proto\x12\ftelephony.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17telephony/v1/call.proto\"\x8a\x04\n" +
-	"\x10PlaceCallRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\tR\x02to\x12\x12\n" +
-	"\x04from\x18\x03 \x01(\tR\x04from\x12<\n" +
-	"\fring_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vringTimeout\x12<\n" +
-	"\fmax_duration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\x12E\n" +
-	"\aheaders\x18\x06 \x03(\v2+.telephony.v1.PlaceCallRequest.HeadersEntryR\aheaders\x12B\n" +
-	"\x06labels\x18\a \x03(\v2*.telephony.v1.PlaceCallRequest.LabelsEntryR\x06labels\x12\x1d\n" +
+	"\x1ftelephony/v1/call_service.proto\x12\ftelephony.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17telephony/v1/call.proto\"\xae\x06\n" +
+	"\x10PlaceCallRequest\x12 \n" +
+	"\agateway\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\agateway\x12=\n" +
+	"\x02to\x18\x02 \x01(\tB-\xbaH*\xc8\x01\x01r%2#^[-+ ().]*(?:[0-9][-+ ().]*){1,20}$R\x02to\x12A\n" +
+	"\x04from\x18\x03 \x01(\tB-\xbaH*\xd8\x01\x01r%2#^[-+ ().]*(?:[0-9][-+ ().]*){1,20}$R\x04from\x12K\n" +
+	"\fring_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
+	"\xaa\x01\a\"\x03\b\xd8\x04*\x00R\vringTimeout\x12L\n" +
+	"\fmax_duration\x18\x05 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xa3\x05*\x00R\vmaxDuration\x12\x81\x01\n" +
+	"\aheaders\x18\x06 \x03(\v2+.telephony.v1.PlaceCallRequest.HeadersEntryB:\xbaH7\x9a\x014\x10\x10\"\x18r\x162\x14^[Xx]-[A-Za-z0-9-]+$*\x16r\x14(\x80\x022\x0f^[^[:cntrl:]]*$R\aheaders\x12\x7f\n" +
+	"\x06labels\x18\a \x03(\v2*.telephony.v1.PlaceCallRequest.LabelsEntryB;\xbaH8\x9a\x015\x10\x10\"\x19r\x17\x10\x01(?2\x11^[A-Za-z0-9_.-]*$*\x16r\x14(\x80\x022\x0f^[^[:cntrl:]]*$R\x06labels\x128\n" +
 	"\n" +
-	"request_id\x18\b \x01(\tR\trequestId\x12\x1b\n" +
-	"\tsdp_offer\x18\t \x01(\tR\bsdpOffer\x1a:\n" +
+	"request_id\x18\b \x01(\tB\x19\xbaH\x16r\x14(\x80\x012\x0f^[^[:cntrl:]]*$R\trequestId\x12%\n" +
+	"\tsdp_offer\x18\t \x01(\tB\b\xbaH\x05r\x03(\x80@R\bsdpOffer\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -1103,9 +1109,9 @@ const file_telephony_v1_call_service_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
 	"\x11PlaceCallResponse\x12&\n" +
-	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"R\n" +
-	"\x10WatchCallRequest\x12\x17\n" +
-	"\acall_id\x18\x01 \x01(\tR\x06callId\x12%\n" +
+	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"o\n" +
+	"\x10WatchCallRequest\x124\n" +
+	"\acall_id\x18\x01 \x01(\tB\x1b\xbaH\x18\xc8\x01\x01r\x13(@2\x0f^[^[:cntrl:]]*$R\x06callId\x12%\n" +
 	"\x0eafter_sequence\x18\x02 \x01(\x04R\rafterSequence\"\xef\x02\n" +
 	"\tCallEvent\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x1a\n" +
@@ -1133,28 +1139,30 @@ const file_telephony_v1_call_service_proto_rawDesc = "" +
 	"\x02to\x18\x02 \x01(\x0e2\x17.telephony.v1.CallStateR\x02to\"u\n" +
 	"\x0eCallEndedEvent\x12;\n" +
 	"\vtermination\x18\x01 \x01(\v2\x19.telephony.v1.TerminationR\vtermination\x12&\n" +
-	"\x04call\x18\x02 \x01(\v2\x12.telephony.v1.CallR\x04call\"(\n" +
-	"\rHangUpRequest\x12\x17\n" +
-	"\acall_id\x18\x01 \x01(\tR\x06callId\"8\n" +
+	"\x04call\x18\x02 \x01(\v2\x12.telephony.v1.CallR\x04call\"E\n" +
+	"\rHangUpRequest\x124\n" +
+	"\acall_id\x18\x01 \x01(\tB\x1b\xbaH\x18\xc8\x01\x01r\x13(@2\x0f^[^[:cntrl:]]*$R\x06callId\"8\n" +
 	"\x0eHangUpResponse\x12&\n" +
-	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\")\n" +
-	"\x0eGetCallRequest\x12\x17\n" +
-	"\acall_id\x18\x01 \x01(\tR\x06callId\"9\n" +
+	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"F\n" +
+	"\x0eGetCallRequest\x124\n" +
+	"\acall_id\x18\x01 \x01(\tB\x1b\xbaH\x18\xc8\x01\x01r\x13(@2\x0f^[^[:cntrl:]]*$R\x06callId\"9\n" +
 	"\x0fGetCallResponse\x12&\n" +
-	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"\xb6\x04\n" +
+	"\x04call\x18\x01 \x01(\v2\x12.telephony.v1.CallR\x04call\"\xa9\x05\n" +
 	"\x10ListCallsRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x12-\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x17.telephony.v1.CallStateR\x05state\x12B\n" +
-	"\x06labels\x18\x03 \x03(\v2*.telephony.v1.ListCallsRequest.LabelsEntryR\x06labels\x12\x1b\n" +
-	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\agateway\x18\x01 \x01(\tR\agateway\x127\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x17.telephony.v1.CallStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12\x7f\n" +
+	"\x06labels\x18\x03 \x03(\v2*.telephony.v1.ListCallsRequest.LabelsEntryB;\xbaH8\x9a\x015\x10\x10\"\x19r\x17\x10\x01(?2\x11^[A-Za-z0-9_.-]*$*\x16r\x14(\x80\x022\x0f^[^[:cntrl:]]*$R\x06labels\x12'\n" +
+	"\tpage_size\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\x12?\n" +
 	"\rcreated_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
-	"\x0ecreated_before\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12 \n" +
-	"\tlast_code\x18\b \x01(\x05H\x00R\blastCode\x88\x01\x01\x124\n" +
-	"\x05party\x18\t \x01(\x0e2\x1e.telephony.v1.TerminationPartyR\x05party\x124\n" +
+	"\x0ecreated_before\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12,\n" +
+	"\tlast_code\x18\b \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe7\a(\x00H\x00R\blastCode\x88\x01\x01\x12>\n" +
+	"\x05party\x18\t \x01(\x0e2\x1e.telephony.v1.TerminationPartyB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05party\x12>\n" +
 	"\x05cause\x18\n" +
-	" \x01(\x0e2\x1e.telephony.v1.TerminationCauseR\x05cause\x1a9\n" +
+	" \x01(\x0e2\x1e.telephony.v1.TerminationCauseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05cause\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +

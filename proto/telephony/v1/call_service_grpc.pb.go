@@ -32,6 +32,8 @@ const (
 //
 // CallService places outbound calls through SIP provider gateways, streams their progress and
 // ends them.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type CallServiceClient interface {
 	// Places an outbound call and returns as soon as the INVITE is on its way (or the call was
 	// rejected before dialling); it never waits for the answer. Calling it again with the same
@@ -141,6 +143,8 @@ func (c *callServiceClient) ListCalls(ctx context.Context, in *ListCallsRequest,
 //
 // CallService places outbound calls through SIP provider gateways, streams their progress and
 // ends them.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type CallServiceServer interface {
 	// Places an outbound call and returns as soon as the INVITE is on its way (or the call was
 	// rejected before dialling); it never waits for the answer. Calling it again with the same

@@ -7,6 +7,7 @@
 package telephonyv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -79,7 +80,7 @@ type DirectionRule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 to 20 digits; the empty prefix matches every number.
 	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	// Allow or deny.
+	// Allow or deny; UNSPECIFIED is refused.
 	Action        DirectionAction `protobuf:"varint,2,opt,name=action,proto3,enum=telephony.v1.DirectionAction" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -400,7 +401,7 @@ type RemoveRulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The gateway. Required.
 	Gateway string `protobuf:"bytes,1,opt,name=gateway,proto3" json:"gateway,omitempty"`
-	// The prefixes whose rules go; at least one.
+	// The prefixes whose rules go; at least one, each 0 to 20 digits.
 	Prefixes      []string `protobuf:"bytes,2,rep,name=prefixes,proto3" json:"prefixes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -711,45 +712,46 @@ var File_telephony_v1_direction_service_proto protoreflect.FileDescriptor
 
 const file_telephony_v1_direction_service_proto_rawDesc = "" +
 	"\n" +
-	"$telephony/v1/direction_service.proto\x12\ftelephony.v1\"^\n" +
-	"\rDirectionRule\x12\x16\n" +
-	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x125\n" +
-	"\x06action\x18\x02 \x01(\x0e2\x1d.telephony.v1.DirectionActionR\x06action\"s\n" +
+	"$telephony/v1/direction_service.proto\x12\ftelephony.v1\x1a\x1bbuf/validate/validate.proto\"}\n" +
+	"\rDirectionRule\x12)\n" +
+	"\x06prefix\x18\x01 \x01(\tB\x11\xbaH\x0er\f\x18\x142\b^[0-9]*$R\x06prefix\x12A\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x1d.telephony.v1.DirectionActionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06action\"s\n" +
 	"\n" +
 	"Directions\x12\x18\n" +
 	"\agateway\x18\x01 \x01(\tR\agateway\x121\n" +
 	"\x05rules\x18\x02 \x03(\v2\x1b.telephony.v1.DirectionRuleR\x05rules\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x04R\aversion\"c\n" +
-	"\x14SetDirectionsRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x121\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\"k\n" +
+	"\x14SetDirectionsRequest\x12 \n" +
+	"\agateway\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\agateway\x121\n" +
 	"\x05rules\x18\x02 \x03(\v2\x1b.telephony.v1.DirectionRuleR\x05rules\"Q\n" +
 	"\x15SetDirectionsResponse\x128\n" +
 	"\n" +
 	"directions\x18\x01 \x01(\v2\x18.telephony.v1.DirectionsR\n" +
-	"directions\"^\n" +
-	"\x0fAddRulesRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x121\n" +
-	"\x05rules\x18\x02 \x03(\v2\x1b.telephony.v1.DirectionRuleR\x05rules\"L\n" +
+	"directions\"p\n" +
+	"\x0fAddRulesRequest\x12 \n" +
+	"\agateway\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\agateway\x12;\n" +
+	"\x05rules\x18\x02 \x03(\v2\x1b.telephony.v1.DirectionRuleB\b\xbaH\x05\x92\x01\x02\b\x01R\x05rules\"L\n" +
 	"\x10AddRulesResponse\x128\n" +
 	"\n" +
 	"directions\x18\x01 \x01(\v2\x18.telephony.v1.DirectionsR\n" +
-	"directions\"J\n" +
-	"\x12RemoveRulesRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x12\x1a\n" +
-	"\bprefixes\x18\x02 \x03(\tR\bprefixes\"O\n" +
+	"directions\"l\n" +
+	"\x12RemoveRulesRequest\x12 \n" +
+	"\agateway\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\agateway\x124\n" +
+	"\bprefixes\x18\x02 \x03(\tB\x18\xbaH\x15\x92\x01\x12\b\x01\"\x0er\f\x18\x142\b^[0-9]*$R\bprefixes\"O\n" +
 	"\x13RemoveRulesResponse\x128\n" +
 	"\n" +
 	"directions\x18\x01 \x01(\v2\x18.telephony.v1.DirectionsR\n" +
-	"directions\"1\n" +
-	"\x15ListDirectionsRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\"R\n" +
+	"directions\"9\n" +
+	"\x15ListDirectionsRequest\x12 \n" +
+	"\agateway\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\agateway\"R\n" +
 	"\x16ListDirectionsResponse\x128\n" +
 	"\n" +
 	"directions\x18\x01 \x01(\v2\x18.telephony.v1.DirectionsR\n" +
-	"directions\"I\n" +
-	"\x15CheckDirectionRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x12\x16\n" +
-	"\x06number\x18\x02 \x01(\tR\x06number\"\x9f\x01\n" +
+	"directions\"\x80\x01\n" +
+	"\x15CheckDirectionRequest\x12 \n" +
+	"\agateway\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\agateway\x12E\n" +
+	"\x06number\x18\x02 \x01(\tB-\xbaH*\xc8\x01\x01r%2#^[-+ ().]*(?:[0-9][-+ ().]*){1,20}$R\x06number\"\x9f\x01\n" +
 	"\x16CheckDirectionResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12+\n" +
 	"\x11normalized_number\x18\x02 \x01(\tR\x10normalizedNumber\x12>\n" +

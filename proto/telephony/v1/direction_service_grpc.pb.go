@@ -33,6 +33,8 @@ const (
 // DirectionService manages each gateway's directions: the number prefixes it may dial. The
 // longest matching prefix decides; a number no rule matches is blocked. PlaceCall enforces
 // them before any INVITE.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type DirectionServiceClient interface {
 	// Replaces a gateway's whole rule set atomically: no lookup ever sees half of it. An empty
 	// list blocks every number. Errors: INVALID_ARGUMENT (a rule, named in the message),
@@ -116,6 +118,8 @@ func (c *directionServiceClient) CheckDirection(ctx context.Context, in *CheckDi
 // DirectionService manages each gateway's directions: the number prefixes it may dial. The
 // longest matching prefix decides; a number no rule matches is blocked. PlaceCall enforces
 // them before any INVITE.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type DirectionServiceServer interface {
 	// Replaces a gateway's whole rule set atomically: no lookup ever sees half of it. An empty
 	// list blocks every number. Errors: INVALID_ARGUMENT (a rule, named in the message),

@@ -28,8 +28,10 @@ const (
 //
 // GatewayService shows the provider gateways this instance dials through: whether each one
 // answers its SIP OPTIONS keep-alive, its limits and its current load.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type GatewayServiceClient interface {
-	// Lists the configured gateways, sorted by name. Errors: none beyond authentication.
+	// Lists the configured gateways, sorted by name. Errors: none beyond those of every RPC.
 	ListGateways(ctx context.Context, in *ListGatewaysRequest, opts ...grpc.CallOption) (*ListGatewaysResponse, error)
 }
 
@@ -57,8 +59,10 @@ func (c *gatewayServiceClient) ListGateways(ctx context.Context, in *ListGateway
 //
 // GatewayService shows the provider gateways this instance dials through: whether each one
 // answers its SIP OPTIONS keep-alive, its limits and its current load.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type GatewayServiceServer interface {
-	// Lists the configured gateways, sorted by name. Errors: none beyond authentication.
+	// Lists the configured gateways, sorted by name. Errors: none beyond those of every RPC.
 	ListGateways(context.Context, *ListGatewaysRequest) (*ListGatewaysResponse, error)
 	mustEmbedUnimplementedGatewayServiceServer()
 }

@@ -7,6 +7,7 @@
 package telephonyv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -666,13 +667,13 @@ var File_telephony_v1_report_service_proto protoreflect.FileDescriptor
 
 const file_telephony_v1_report_service_proto_rawDesc = "" +
 	"\n" +
-	"!telephony/v1/report_service.proto\x12\ftelephony.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17telephony/v1/call.proto\"\xd0\x02\n" +
+	"!telephony/v1/report_service.proto\x12\ftelephony.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17telephony/v1/call.proto\"\xec\x02\n" +
 	"\x13GetSipReportRequest\x12\x18\n" +
-	"\agateway\x18\x01 \x01(\tR\agateway\x12.\n" +
-	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12A\n" +
-	"\vgranularity\x18\x04 \x01(\x0e2\x1f.telephony.v1.ReportGranularityR\vgranularity\x12E\n" +
-	"\x06labels\x18\x05 \x03(\v2-.telephony.v1.GetSipReportRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\agateway\x18\x01 \x01(\tR\agateway\x126\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x04from\x12*\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12K\n" +
+	"\vgranularity\x18\x04 \x01(\x0e2\x1f.telephony.v1.ReportGranularityB\b\xbaH\x05\x82\x01\x02\x10\x01R\vgranularity\x12O\n" +
+	"\x06labels\x18\x05 \x03(\v2-.telephony.v1.GetSipReportRequest.LabelsEntryB\b\xbaH\x05\x9a\x01\x02\x10\x01R\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"O\n" +

@@ -29,6 +29,8 @@ const (
 // ReportService answers operators' questions about how calls ended: which SIP responses
 // each gateway gave, what they mean, and the usual telecom figures. Reports are computed by
 // the server from aggregates kept as calls end.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type ReportServiceClient interface {
 	// Returns the SIP-response report for a time range. Errors: INVALID_ARGUMENT (range,
 	// granularity, a label that is not aggregated), NOT_FOUND (gateway), UNAVAILABLE (the record
@@ -61,6 +63,8 @@ func (c *reportServiceClient) GetSipReport(ctx context.Context, in *GetSipReport
 // ReportService answers operators' questions about how calls ended: which SIP responses
 // each gateway gave, what they mean, and the usual telecom figures. Reports are computed by
 // the server from aggregates kept as calls end.
+// Every RPC may also fail with UNAUTHENTICATED or PERMISSION_DENIED (bearer token and role) and
+// with RESOURCE_EXHAUSTED without details (the caller's request rate limit).
 type ReportServiceServer interface {
 	// Returns the SIP-response report for a time range. Errors: INVALID_ARGUMENT (range,
 	// granularity, a label that is not aggregated), NOT_FOUND (gateway), UNAVAILABLE (the record
