@@ -52,6 +52,8 @@ type stackConfig struct {
 	keepAlive sipengine.TrunksConfig
 	// logs receives the stack's logs as text; nil discards them.
 	logs io.Writer
+	// wrapRecords, if set, stands between the call service and its record store.
+	wrapRecords func(tracker.Store) tracker.Store
 }
 
 func startStack(t *testing.T, sc stackConfig) *stack {
@@ -101,6 +103,9 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		if records, err = tracker.NewRedis(tracker.RedisConfig{ReportLabels: []string{"campaign"}}, client); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if sc.wrapRecords != nil {
+		records = sc.wrapRecords(records)
 	}
 	sc.keepAlive.Logger = log
 	trunks, err := sipengine.NewTrunks(engine, sc.gateways, sc.keepAlive)
