@@ -1,7 +1,6 @@
 package directions
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -39,13 +38,5 @@ func newRedisStore(t testing.TB) *Redis {
 // runCache runs c until the test ends, and waits for Run to return then.
 func runCache(t testing.TB, c *Cache) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1) // Run's result, read in cleanup
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: got %v, want nil", err)
-		}
-	})
+	testenv.Run(t, "cache", c.Run)
 }

@@ -70,15 +70,10 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	engineDone := make(chan struct{})
-	go func() {
-		defer close(engineDone)
-		if err := engine.Run(ctx); err != nil {
-			t.Errorf("engine.Run: %v", err)
-		}
-	}()
+	// Cleanups run last first: the server stops, then the trunks, then the engine.
+	testenv.Run(t, "engine", engine.Run)
 	<-engine.Ready()
+	ctx := t.Context()
 
 	store := directions.NewMemory()
 	var names []string
@@ -112,13 +107,7 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trunksDone := make(chan struct{})
-	go func() {
-		defer close(trunksDone)
-		if err := trunks.Run(ctx); err != nil {
-			t.Errorf("trunks.Run: %v", err)
-		}
-	}()
+	testenv.Run(t, "trunks", trunks.Run)
 	reg := prometheus.NewRegistry()
 	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Metrics: server.NewMetrics(reg), Logger: log}, trunks, records, cache)
 	if err != nil {
@@ -141,9 +130,6 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	t.Cleanup(func() {
 		cc.Close()
 		calls.Drain()
-		cancel()
-		<-engineDone
-		<-trunksDone
 		srv.Stop()
 	})
 	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc),

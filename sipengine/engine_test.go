@@ -80,18 +80,8 @@ func startEngine(t *testing.T, cfg sipengine.Config) (*sipengine.Engine, func())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := e.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	stop := testenv.Run(t, "engine", e.Run)
 	<-e.Ready()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
 	return e, stop
 }
 

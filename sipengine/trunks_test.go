@@ -20,15 +20,7 @@ func startTrunks(t *testing.T, e *sipengine.Engine, cfg sipengine.TrunksConfig, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := tr.Run(ctx); err != nil {
-			t.Errorf("Trunks.Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.Run(t, "trunks", tr.Run)
 	return tr
 }
 

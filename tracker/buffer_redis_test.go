@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,15 +14,7 @@ import (
 // runBuffered runs b.Run until the test ends, and waits for it to return then.
 func runBuffered(t *testing.T, b *Buffered) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1) // Run's result, read in cleanup
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: got %v, want nil", err)
-		}
-	})
+	testenv.Run(t, "buffered records", b.Run)
 }
 
 // Redis goes away in the middle of a batch of calls: every one of them is updated and ends

@@ -81,14 +81,15 @@ func (s *Service) WatchCall(r *telephonyv1.WatchCallRequest, st StreamServer) er
 }
 
 // Serve runs svc, and svc.Directions, svc.Reports and svc.Gateways beside it, on a real grpc.Server on a
-// free loopback port, stopped in t.Cleanup, and returns its address.
-func Serve(t testing.TB, svc *Service) string {
+// free loopback port, stopped in t.Cleanup, and returns its address. opts configure the
+// server, e.g. grpc.Creds for TLS.
+func Serve(t testing.TB, svc *Service, opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	telephonyv1.RegisterCallServiceServer(srv, svc)
 	dirs := svc.Directions
 	if dirs == nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"strings"
 	"testing"
 
@@ -19,27 +18,12 @@ import (
 // in t.Cleanup, and returns its address.
 func serveMTLS(t *testing.T, ca *testenv.CA, svc *clienttest.Service) string {
 	t.Helper()
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
+	return clienttest.Serve(t, svc, grpc.Creds(credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{ca.Issue(t, "telephonyd").TLS},
 		ClientCAs:    ca.Pool(),
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS12,
 	})))
-	telephonyv1.RegisterCallServiceServer(srv, svc)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
-	return lis.Addr().String()
 }
 
 func TestClientCertificate(t *testing.T) {

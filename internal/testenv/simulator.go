@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"testing"
 
 	"github.com/ccplane/telephony/simulator"
@@ -15,14 +14,6 @@ func StartSimulator(t testing.TB, cfg simulator.Config) *simulator.Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := sim.Run(ctx); err != nil {
-			t.Errorf("simulator: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	Run(t, "simulator", sim.Run)
 	return sim
 }

@@ -54,6 +54,21 @@ const (
 // does not come up. Call Wait to get SIPp's verdict.
 func StartSIPp(t testing.TB, scenario string, opts SIPpOptions) *SIPp {
 	t.Helper()
+	return startSIPp(t, scenario, 0, opts)
+}
+
+// StartSIPpAt is StartSIPp on a port the test chooses: a gateway that went away (it exited,
+// or Stop) comes back where its peers still send to it. It fails the test if the port is
+// taken.
+func StartSIPpAt(t testing.TB, scenario string, port int, opts SIPpOptions) *SIPp {
+	t.Helper()
+	return startSIPp(t, scenario, port, opts)
+}
+
+// startSIPp starts SIPp on port, or on a free port when port is 0 (trying another one if
+// someone takes it first).
+func startSIPp(t testing.TB, scenario string, port int, opts SIPpOptions) *SIPp {
+	t.Helper()
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
 		t.Fatal(notInstalled("sipp", "sip-tester"))
@@ -82,24 +97,27 @@ func StartSIPp(t testing.TB, scenario string, opts SIPpOptions) *SIPp {
 	if s.timeout <= 0 {
 		s.timeout = 60 * time.Second
 	}
-	calls := opts.Calls
-	if calls <= 0 {
-		calls = 1
-	}
+	calls := max(opts.Calls, 1)
 
 	for attempt := 1; ; attempt++ {
-		port := FreePort(t, s.transport)
-		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
-		if err := s.start(bin, s.args(file, mode, port, calls, opts.Keys)); err != nil {
+		p := port
+		if p == 0 {
+			p = FreePort(t, s.transport)
+		} else if portBound(s.transport, p) {
+			// Readiness below would be fooled by whoever holds it.
+			t.Fatalf("StartSIPpAt %s: port %d is taken", scenario, p)
+		}
+		s.addr = fmt.Sprintf("127.0.0.1:%d", p)
+		if err := s.start(bin, s.args(file, mode, p, calls, opts.Keys)); err != nil {
 			t.Fatalf("StartSIPp %s: %v", s, err)
 		}
-		err := waitReady(s.proc, func() bool { return portBound(s.transport, port) })
+		err := waitReady(s.proc, func() bool { return portBound(s.transport, p) })
 		if err == nil {
 			break
 		}
 		s.proc.stop()
 		// 254 is SIPp's "cannot bind": someone took the port first, so pick another.
-		if errors.Is(err, errExited) && s.proc.exitCode == 254 && attempt < startAttempts {
+		if port == 0 && errors.Is(err, errExited) && s.proc.exitCode == 254 && attempt < startAttempts {
 			continue
 		}
 		t.Fatalf("StartSIPp %s: sipp %v (exit status %d)\n%s", s, err, s.proc.exitCode, s.report())
@@ -111,6 +129,14 @@ func StartSIPp(t testing.TB, scenario string, opts SIPpOptions) *SIPp {
 		}
 	})
 	return s
+}
+
+// Stop kills SIPp now, for a test that takes a gateway away while it still expects calls
+// (a keep-alive responder has no last call). A stopped SIPp has no verdict: Wait is not
+// needed afterwards and reports nothing.
+func (s *SIPp) Stop() {
+	s.waited = true
+	s.proc.stop()
 }
 
 // args builds SIPp's command line for one attempt on port.
