@@ -53,6 +53,9 @@ type fileConfig struct {
 	} `yaml:"redis"`
 	Metrics struct {
 		Listen string `yaml:"listen"`
+		// PProf adds Go's profiles at /debug/pprof/ on the same listener: for measuring, not
+		// for a port others can reach.
+		PProf bool `yaml:"pprof"`
 	} `yaml:"metrics"`
 	// Shutdown.Grace bounds each step of a shutdown after the live calls were ended: writing
 	// the buffered records, and letting open streams finish.

@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
-		msrv := metricsServer(svc.metrics)
+		msrv := metricsServer(svc.metrics, cfg.Metrics.PProf)
 		wg.Go(func() {
 			if err := msrv.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server stopped", "err", err)

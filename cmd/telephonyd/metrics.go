@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,10 +54,18 @@ func (c *directionsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// metricsServer serves reg's metrics at /metrics.
-func metricsServer(reg *prometheus.Registry) *http.Server {
+// metricsServer serves reg's metrics at /metrics, and with withPProf the runtime profiles at
+// /debug/pprof/.
+func metricsServer(reg *prometheus.Registry, withPProf bool) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if withPProf {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 }
 

@@ -32,7 +32,7 @@ func TestMetricsAndHealth(t *testing.T) {
 grpc: {listen: %q}
 sip: {listen: "127.0.0.1:0", keepalive: {timeout: 200ms, down_after: 1}}
 redis: {url: "redis://%s/0"}
-metrics: {listen: %q}
+metrics: {listen: %q, pprof: true}
 log: {level: error}
 gateways:
   - {name: sim, address: %q, allow: ["1"], keepalive: 200ms}
@@ -70,6 +70,10 @@ gateways:
 		`grpc_server_handled_total{grpc_code="PermissionDenied",grpc_method="PlaceCall",grpc_service="telephony.v1.CallService",grpc_type="unary"} 1`,
 	} {
 		waitMetric(t, metricsURL, line)
+	}
+
+	if heap := scrape("http://" + metricsAddr + "/debug/pprof/heap?debug=1"); !strings.Contains(heap, "# HeapAlloc = ") {
+		t.Errorf("metrics.pprof: no heap profile at /debug/pprof/heap:\n%.300s", heap)
 	}
 
 	cc, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
