@@ -68,6 +68,12 @@ func (s *CallService) Drain() {
 	s.mu.Unlock()
 }
 
+// Close stops the timer that forgets ended calls' event histories; call it once the engine
+// has ended every call.
+func (s *CallService) Close() {
+	s.events.stop()
+}
+
 // PlaceCall implements telephony.v1.CallService.
 func (s *CallService) PlaceCall(ctx context.Context, r *telephonyv1.PlaceCallRequest) (*telephonyv1.PlaceCallResponse, error) {
 	call, err := s.place(ctx, r)

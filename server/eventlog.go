@@ -43,8 +43,9 @@ var (
 
 // eventLogs is the registry of per-call logs. Logs of live calls are kept; a log whose call
 // has ended is kept for the retention period after the ended event and then forgotten. Expired
-// logs are removed by open, amortised over new calls, so no goroutine is needed; until then
-// get already reports them as unknown. Safe for concurrent use.
+// logs are removed by open, amortised over new calls, and by a timer while calls have ended
+// and none start (else the last calls of a busy period would stay until the next one); get
+// already reports them as unknown. Safe for concurrent use.
 type eventLogs struct {
 	retention time.Duration
 	now       func() time.Time
@@ -56,6 +57,10 @@ type eventLogs struct {
 	// head. (Should an injected clock step back, a log merely stays until the ones ahead of it
 	// have expired; get still hides it on time.)
 	ended []*eventLog
+	// sweeper sweeps once the head of ended has expired; nil while ended is empty or after
+	// stop. It runs on the real clock: an injected one only decides what has expired.
+	sweeper *time.Timer
+	stopped bool
 }
 
 // newEventLogs returns an empty registry. Logs are forgotten retention after their call ended
@@ -132,6 +137,34 @@ func (r *eventLogs) markEnded(l *eventLog, t time.Time) {
 	l.ended = true
 	l.expires = t.Add(r.retention)
 	r.ended = append(r.ended, l)
+	if r.sweeper == nil && !r.stopped {
+		r.sweeper = time.AfterFunc(r.retention, r.sweepExpired)
+	}
+}
+
+// sweepExpired is the sweeper's job: forget the expired logs, and come back when the next
+// one expires.
+func (r *eventLogs) sweepExpired() {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sweepLocked(now)
+	if len(r.ended) == 0 || r.stopped {
+		r.sweeper = nil
+		return
+	}
+	r.sweeper.Reset(max(r.ended[0].expires.Sub(now), time.Millisecond))
+}
+
+// stop stops the sweeper: logs are kept from then on, until the registry is dropped.
+func (r *eventLogs) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	if r.sweeper != nil {
+		r.sweeper.Stop()
+		r.sweeper = nil
+	}
 }
 
 // eventLog is the ordered history of one call's events, numbered from 1, and the fan-out of

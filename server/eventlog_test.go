@@ -542,6 +542,39 @@ func TestEventLogsSweepForgetsOnlyExpired(t *testing.T) {
 	}
 }
 
+// Without new calls to sweep them, the timer forgets ended calls' logs as they expire; once
+// stopped it is not started again.
+func TestEventLogsForgetWithoutNewCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const retention = time.Minute
+		r := newEventLogs(retention, time.Now)
+		kept := func() int {
+			r.mu.RLock()
+			defer r.mu.RUnlock()
+			return len(r.logs)
+		}
+		for i := range 3 { // ended 10 s apart
+			appendEvents(t, r.open(fmt.Sprintf("call-%d", i)), 1, 1, true)
+			time.Sleep(10 * time.Second)
+		}
+		time.Sleep(retention - 30*time.Second + time.Millisecond) // call-0 has just expired
+		synctest.Wait()
+		if n := kept(); n != 2 {
+			t.Errorf("after the first expiry: %d logs kept, want 2", n)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := kept(); n != 0 {
+			t.Errorf("after every expiry: %d logs kept, want 0", n)
+		}
+		r.stop()
+		appendEvents(t, r.open("after-stop"), 1, 1, true)
+		if r.sweeper != nil {
+			t.Error("a stopped registry started its sweeper again")
+		}
+	})
+}
+
 func TestSubscriptionStops(t *testing.T) {
 	tests := []struct {
 		name string

@@ -131,6 +131,7 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		cc.Close()
 		calls.Drain()
 		srv.Stop()
+		calls.Close()
 	})
 	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc),
 		directions: telephonyv1.NewDirectionServiceClient(cc), reports: telephonyv1.NewReportServiceClient(cc),

@@ -20,9 +20,12 @@ type callObserver struct {
 
 // Observe implements sipengine.Observer.
 func (o *callObserver) Observe(ev sipengine.Event) {
-	o.apply(ev)
-	if err := o.s.records.Update(context.Background(), o.rec); err != nil {
-		o.s.log.Error("call record not written", "call_id", o.rec.ID, "err", err)
+	// Events that change nothing in the record (an ACK sent, a BYE received, the answers to
+	// our CANCEL or BYE) cost no write.
+	if o.apply(ev) {
+		if err := o.s.records.Update(context.Background(), o.rec); err != nil {
+			o.s.log.Error("call record not written", "call_id", o.rec.ID, "err", err)
+		}
 	}
 	o.events.append(eventToProto(ev, o.rec))
 	if ev.Kind == sipengine.EventEnded {
@@ -30,21 +33,23 @@ func (o *callObserver) Observe(ev sipengine.Event) {
 	}
 }
 
-func (o *callObserver) apply(ev sipengine.Event) {
+// apply puts ev into the record and reports whether the record changed.
+func (o *callObserver) apply(ev sipengine.Event) bool {
 	r := o.rec
 	switch ev.Kind {
 	case sipengine.EventRequest:
 		if ev.Method == "INVITE" && r.InviteSentAt.IsZero() {
 			r.InviteSentAt = ev.At
 			o.s.metrics.callStarted(r.Gateway)
+			return true
 		}
 	case sipengine.EventResponse:
 		if ev.Method != "INVITE" {
-			return // the 200 to our BYE or CANCEL says nothing about the call
+			return false // the 200 to our BYE or CANCEL says nothing about the call
 		}
 		code := ev.Status.Code
 		if code == 401 || code == 407 {
-			return // a challenge is answered and retried; the engine reports it if it was final
+			return false // a challenge is answered and retried; the engine reports it if it was final
 		}
 		if code < 300 {
 			// A final error is the provider's word only if the engine says so (a 487 answers
@@ -60,8 +65,10 @@ func (o *callObserver) apply(ev sipengine.Event) {
 		if ev.SDP != "" {
 			r.SDPAnswer = ev.SDP
 		}
+		return code < 300
 	case sipengine.EventState:
 		r.State = ev.To
+		return true
 	case sipengine.EventEnded:
 		r.State = telephony.StateEnded
 		r.Termination = ev.End.Termination
@@ -71,7 +78,9 @@ func (o *callObserver) apply(ev sipengine.Event) {
 			"party", r.Termination.Party.String(), "cause", r.Termination.Cause.String(),
 			"sip_status", r.LastResponse.Code, "err", ev.End.Err)
 		o.s.metrics.callEnded(r)
+		return true
 	}
+	return false
 }
 
 // endUnsent ends a call for which no INVITE was sent (refused by its directions, or by the

@@ -30,6 +30,12 @@ type BufferConfig struct {
 	// Logger receives outages (Warn), recoveries (Info) and dropped records (Error).
 	// Default: discard.
 	Logger *slog.Logger
+	// WriteBehind sends every Update to the buffer, for Run to write, so that no Update
+	// waits for the store even while it works: a call's events are never held by store
+	// round trips, and the versions of a call that arrive while an earlier one is being
+	// written collapse into one write. Get and List answer the buffered versions as always;
+	// Buckets writes the buffer before it reads.
+	WriteBehind bool
 }
 
 // Validate reports negative values and a RetryMax below RetryMin.
@@ -48,16 +54,17 @@ const (
 	defaultWriteTimeout = 2 * time.Second
 	defaultRetryMin     = 100 * time.Millisecond
 	defaultRetryMax     = 5 * time.Second
-	// writeBatch is how many buffered records are written at once: enough to empty a full
-	// buffer in seconds once the store is back, few enough for one connection pool.
-	writeBatch = 64
+	// batchSize is how many buffered records are written at once: enough to empty a full
+	// buffer in seconds once the store is back, few enough for one pipeline or connection
+	// pool.
+	batchSize = 128
 )
 
 // Buffered is a Store that survives its store being unreachable. Create, Get, List and
 // Buckets go to the store (Create must answer request-id idempotency there and then), but
-// an Update the store cannot take is kept in a bounded local buffer, latest version per
-// call, and written when the store is back: by Run, which retries with backoff, or by
-// Flush at shutdown. While the store is failing, Updates go straight to the buffer so that
+// an Update the store cannot take (or every Update, with WriteBehind) is kept in a bounded
+// local buffer, latest version per call, and written by Run, which retries with backoff
+// while the store fails, or by Flush at shutdown. While the store is failing, Updates go straight to the buffer so that
 // calls are not held by timeouts. Get and List answer the buffered version of a call
 // whose latest record is still buffered. Buckets count a buffered final record once it is
 // written. It is safe for concurrent use, but the Updates of one call must not overlap
@@ -79,6 +86,10 @@ type Buffered struct {
 	full    bool      // the bound was reached since the buffer was last empty (logged once)
 	dropped int64
 	wake    chan struct{} // 1: one poke covers every record buffered
+	// live holds, with WriteBehind, the calls created through this buffer that have not
+	// ended: only their Updates are written behind. Any other Update is written through, so
+	// that the store still answers for calls it does not know or that ended.
+	live map[string]struct{}
 }
 
 // entry is the latest version of one call that the store does not have yet. Its call is
@@ -109,12 +120,19 @@ func NewBuffered(cfg BufferConfig, s Store) (*Buffered, error) {
 		log:     log.With("component", "tracker"),
 		entries: make(map[string]*entry),
 		wake:    make(chan struct{}, 1),
+		live:    make(map[string]struct{}),
 	}, nil
 }
 
 // Create implements Store: it is the store's Create.
 func (b *Buffered) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
-	return b.store.Create(ctx, c)
+	got, created, err := b.store.Create(ctx, c)
+	if created && b.cfg.WriteBehind && !c.Termination.Ended() {
+		b.mu.Lock()
+		b.live[c.ID] = struct{}{}
+		b.mu.Unlock()
+	}
+	return got, created, err
 }
 
 // Update implements Store. It returns nil once the record is written or buffered, and the
@@ -124,7 +142,11 @@ func (b *Buffered) Update(ctx context.Context, c *telephony.Call) error {
 		return err
 	}
 	b.mu.Lock()
-	if _, ok := b.entries[c.ID]; ok || b.down {
+	_, live := b.live[c.ID]
+	if c.Termination.Ended() {
+		delete(b.live, c.ID)
+	}
+	if _, ok := b.entries[c.ID]; ok || b.down || live {
 		// Behind a buffered version of the call, a direct write could land first and be
 		// overwritten by the older one.
 		b.putLocked(c.Clone())
@@ -151,11 +173,14 @@ func (b *Buffered) Update(ctx context.Context, c *telephony.Call) error {
 
 // Get implements Store.
 func (b *Buffered) Get(ctx context.Context, id string) (*telephony.Call, error) {
+	var c *telephony.Call
 	b.mu.Lock()
-	e := b.entries[id]
+	if e := b.entries[id]; e != nil {
+		c = e.call // replaced under the lock, never modified: cloned outside it
+	}
 	b.mu.Unlock()
-	if e != nil {
-		return e.call.Clone(), nil
+	if c != nil {
+		return c.Clone(), nil
 	}
 	return b.store.Get(ctx, id)
 }
@@ -218,8 +243,14 @@ func mergePage(f Filter, page []*telephony.Call, next Cursor, pending []*telepho
 	return out, next
 }
 
-// Buckets implements Store: the store's, without the buffered final records.
+// Buckets implements Store: the store's, without the buffered final records (with
+// WriteBehind, after writing the buffer, so that a report counts every call that ended).
 func (b *Buffered) Buckets(ctx context.Context, gateway, label string, from, to time.Time) ([]Bucket, error) {
+	if b.cfg.WriteBehind {
+		if err := b.drain(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return b.store.Buckets(ctx, gateway, label, from, to)
 }
 
@@ -285,14 +316,14 @@ func (b *Buffered) Flush(ctx context.Context) error {
 	}
 }
 
-// drain writes buffered records, writeBatch at a time, until none are left (nil) or a
+// drain writes buffered records, batchSize at a time, until none are left (nil) or a
 // write fails.
 func (b *Buffered) drain(ctx context.Context) error {
 	b.writing.Lock()
 	defer b.writing.Unlock()
 	for {
 		// A store that failed is probed with one record, not a batch of connection attempts.
-		n := writeBatch
+		n := batchSize
 		if b.isDown() {
 			n = 1
 		}
@@ -300,20 +331,33 @@ func (b *Buffered) drain(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		errs := make([]error, len(batch))
-		var wg sync.WaitGroup
-		for i, c := range batch { // distinct calls: their order does not matter
-			wg.Go(func() {
-				wctx, cancel := context.WithTimeout(ctx, b.cfg.WriteTimeout)
-				defer cancel()
-				errs[i] = b.store.Update(wctx, c)
-			})
-		}
-		wg.Wait()
+		wctx, cancel := context.WithTimeout(ctx, b.cfg.WriteTimeout)
+		errs := b.writeBatch(wctx, batch)
+		cancel()
 		if err := b.settle(ctx, batch, errs); err != nil {
 			return err
 		}
 	}
+}
+
+// batchUpdater is a store that writes many calls' records in one go; *Redis is one.
+type batchUpdater interface {
+	UpdateMany(ctx context.Context, calls []*telephony.Call) []error
+}
+
+// writeBatch writes distinct calls' records (their order does not matter): in one go if the
+// store can, else concurrently.
+func (b *Buffered) writeBatch(ctx context.Context, batch []*telephony.Call) []error {
+	if bu, ok := b.store.(batchUpdater); ok {
+		return bu.UpdateMany(ctx, batch)
+	}
+	errs := make([]error, len(batch))
+	var wg sync.WaitGroup
+	for i, c := range batch {
+		wg.Go(func() { errs[i] = b.store.Update(ctx, c) })
+	}
+	wg.Wait()
+	return errs
 }
 
 func (b *Buffered) isDown() bool {
@@ -386,10 +430,9 @@ func (b *Buffered) markDownLocked(ctx context.Context, err error) {
 
 // putLocked makes c the buffered version of its call, within the bound.
 func (b *Buffered) putLocked(c *telephony.Call) {
-	final := c.Termination.Ended()
 	if e := b.entries[c.ID]; e != nil {
-		if e.call.Termination.Ended() && !final {
-			return // a stale version never reopens an ended call, as in the stores
+		if e.call.Termination.Ended() {
+			return // the first end is the call's end, as in the stores
 		}
 		b.listOf(e.call).Remove(e.elem)
 		e.call = c

@@ -12,12 +12,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/internal/testenv"
 )
 
-// While its store works, Buffered is the store.
+// While its store works, Buffered is the store, also when it writes behind.
 func TestBuffered(t *testing.T) {
 	testStore(t, func(t *testing.T) Store {
 		return newBuffered(t, BufferConfig{}, NewMemory().WithReportLabels(suiteReportLabels...))
+	})
+}
+
+func TestBufferedWriteBehind(t *testing.T) {
+	testStore(t, func(t *testing.T) Store {
+		b := newBuffered(t, BufferConfig{WriteBehind: true}, NewMemory().WithReportLabels(suiteReportLabels...))
+		runBuffered(t, b)
+		return b
 	})
 }
 
@@ -405,5 +414,64 @@ func TestBufferedNewerVersionDuringWrite(t *testing.T) {
 	}
 	if n := b.Pending(); n != 0 {
 		t.Errorf("Pending: got %d, want 0", n)
+	}
+}
+
+// With WriteBehind an Update never waits for the store, even one that hangs, and the
+// versions of a call that pile up meanwhile reach the store as one write of the latest.
+func TestBufferedWriteBehindNeverWaits(t *testing.T) {
+	ctx := t.Context()
+	store := newFlaky()
+	gate := make(chan struct{})
+	var writes atomic.Int64
+	store.updated = func(*telephony.Call) {
+		if writes.Add(1) == 1 {
+			<-gate // the first write hangs until the test has made its Updates
+		}
+	}
+	b := newBuffered(t, BufferConfig{WriteBehind: true}, store)
+	runBuffered(t, b)
+	c := &telephony.Call{ID: "wb", Gateway: "gw", CreatedAt: suiteT0, State: telephony.StateDialing}
+	if _, _, err := b.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	trying := c.Clone()
+	trying.State = telephony.StateTrying
+	if err := b.Update(ctx, trying); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the first write to hang in the store", func() bool { return writes.Load() == 1 })
+
+	versions := []telephony.State{telephony.StateRinging, telephony.StateEarlyMedia, telephony.StateAnswered}
+	done := make(chan error, 1)
+	go func() {
+		for _, s := range versions {
+			v := c.Clone()
+			v.State = s
+			if err := b.Update(ctx, v); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testenv.WaitFor):
+		t.Fatal("Update waited for a store that hangs")
+	}
+	if got, _ := b.Get(ctx, c.ID); got.State != telephony.StateAnswered {
+		t.Errorf("Get while the store hangs: state %v, want the latest, answered", got.State)
+	}
+	close(gate)
+	testenv.Eventually(t, "the latest version in the store", func() bool {
+		got, err := store.Memory.Get(ctx, c.ID)
+		return err == nil && got.State == telephony.StateAnswered
+	})
+	if n := writes.Load(); n != 2 {
+		t.Errorf("store writes: %d, want 2 (the hung one, then the three later versions as one)", n)
 	}
 }

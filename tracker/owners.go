@@ -311,7 +311,7 @@ func (r *Redis) recoverCalls(ctx context.Context, inst string, ids []string) (in
 			if err != nil {
 				return ended, fmt.Errorf("tracker: recover call %s: stored bucket hour %q: %w", id, bh, err)
 			}
-			if err := r.countEnded(ctx, c, bucketKey{gateway: bg, hour: h}); err != nil {
+			if err := r.countEnded(ctx, []endedCall{{c, bucketKey{gateway: bg, hour: h}}})[0]; err != nil {
 				return ended, err
 			}
 			settled = append(settled, id)

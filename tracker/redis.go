@@ -252,12 +252,29 @@ func (r *Redis) Update(ctx context.Context, c *telephony.Call) error {
 // a record not ended yet (recovery must not overwrite the end its owner wrote meanwhile).
 // It reports whether c was written rather than refused.
 func (r *Redis) write(ctx context.Context, c *telephony.Call, owner string, ifLive bool) (bool, error) {
-	if err := validate(c); err != nil {
+	keys, args, err := r.updateArgs(c, ifLive)
+	if err != nil {
 		return false, err
+	}
+	written, k, err := updateResult(c, r.update.Run(ctx, r.c, keys, args...))
+	if err != nil || k == nil {
+		return written, err
+	}
+	counted := r.countEnded(ctx, []endedCall{{c, *k}})
+	if counted[0] != nil {
+		return true, counted[0]
+	}
+	return true, r.disown(ctx, owner, c.ID)
+}
+
+// updateArgs are the keys and arguments of the update script for c.
+func (r *Redis) updateArgs(c *telephony.Call, ifLive bool) ([]string, []any, error) {
+	if err := validate(c); err != nil {
+		return nil, nil, err
 	}
 	data, err := encodeCall(c)
 	if err != nil {
-		return false, err
+		return nil, nil, err
 	}
 	ended, gw, hour := "0", "", ""
 	if c.Termination.Ended() {
@@ -266,63 +283,86 @@ func (r *Redis) write(ctx context.Context, c *telephony.Call, owner string, ifLi
 			ended = "2"
 		}
 	}
-	res, err := r.update.Run(ctx, r.c, []string{callKey(c.ID)}, data, ended, r.ttl, gw, hour).Slice()
+	return []string{callKey(c.ID)}, []any{data, ended, r.ttl, gw, hour}, nil
+}
+
+// updateResult reads the update script's answer for c: whether c was written, and the
+// bucket to count it in when this write ended the call (nil otherwise).
+func updateResult(c *telephony.Call, cmd *redis.Cmd) (bool, *bucketKey, error) {
+	res, err := cmd.Slice()
 	if err != nil {
-		return false, fmt.Errorf("tracker: update call %s: %w", c.ID, err)
+		return false, nil, fmt.Errorf("tracker: update call %s: %w", c.ID, err)
 	}
 	if len(res) == 1 && res[0] == int64(-1) {
-		return false, ErrNotFound
+		return false, nil, ErrNotFound
 	}
 	if len(res) != 3 {
-		return res[0] == int64(1), nil // written, or a stale version refused
+		return res[0] == int64(1), nil, nil // written, or a stale version refused
 	}
 	bg, _ := res[1].(string)
 	bh, _ := res[2].(string)
 	h, err := strconv.ParseInt(bh, 10, 64)
 	if err != nil {
-		return true, fmt.Errorf("tracker: update call %s: stored bucket hour %q: %w", c.ID, bh, err)
+		return true, nil, fmt.Errorf("tracker: update call %s: stored bucket hour %q: %w", c.ID, bh, err)
 	}
-	if err := r.countEnded(ctx, c, bucketKey{gateway: bg, hour: h}); err != nil {
-		return true, err
-	}
-	return true, r.disown(ctx, owner, c.ID)
+	return true, &bucketKey{gateway: bg, hour: h}, nil
 }
 
-// countEnded adds an ended call to its bucket and label buckets (once), indexes its
-// gateway and hour, and indexes the call again (idempotent) in case its Create could not.
-// The labels are those of c: a retry that counts nothing adds nothing either.
-func (r *Redis) countEnded(ctx context.Context, c *telephony.Call, k bucketKey) error {
-	labels := reportLabels(c, r.labels)
-	keys := make([]string, 0, 4+2*len(labels))
-	keys = append(keys, bucketKeyOf(k), bucketIDsKey(k), hoursKey(k.gateway, ""), gatewayIndexKey(k.gateway))
-	for _, label := range labels {
-		keys = append(keys, bucketKeyOf(bucketKey{gateway: k.gateway, hour: k.hour, label: label}), hoursKey(k.gateway, label))
+// endedCall is a call to count in its bucket.
+type endedCall struct {
+	c *telephony.Call
+	k bucketKey
+}
+
+// countEnded adds ended calls to their buckets and label buckets (once), indexes their
+// gateways and hours, and indexes each call again (idempotent) in case its Create could not;
+// errs[i] is calls[i]'s. The labels are those of the call: a retry that counts nothing adds
+// nothing either.
+func (r *Redis) countEnded(ctx context.Context, calls []endedCall) []error {
+	type count struct {
+		keys []string
+		args []any
 	}
-	counters := Counters(c)
-	args := make([]any, 0, 5+2*len(counters))
+	counts := make([]count, len(calls))
 	oldest := r.now().Add(-r.retention).Truncate(time.Hour).Unix()
-	args = append(args, c.ID, k.hour, r.ttl, oldest, memberOf(c))
-	for name, n := range counters {
-		args = append(args, name, n)
+	for i, e := range calls {
+		labels := reportLabels(e.c, r.labels)
+		keys := make([]string, 0, 4+2*len(labels))
+		keys = append(keys, bucketKeyOf(e.k), bucketIDsKey(e.k), hoursKey(e.k.gateway, ""), gatewayIndexKey(e.k.gateway))
+		for _, label := range labels {
+			keys = append(keys, bucketKeyOf(bucketKey{gateway: e.k.gateway, hour: e.k.hour, label: label}), hoursKey(e.k.gateway, label))
+		}
+		counters := Counters(e.c)
+		args := make([]any, 0, 5+2*len(counters))
+		args = append(args, e.c.ID, e.k.hour, r.ttl, oldest, memberOf(e.c))
+		for name, n := range counters {
+			args = append(args, name, n)
+		}
+		counts[i] = count{keys, args}
 	}
-	// One round trip for the three slots. EVALSHA in a pipeline cannot fall back to EVAL
+	// One round trip for every slot involved. EVALSHA in a pipeline cannot fall back to EVAL
 	// by itself, so a Redis that lost its scripts (restarted) is sent the script below.
+	const perCall = 3
 	cmds, _ := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		r.count.EvalSha(ctx, p, keys, args...)
-		p.SAdd(ctx, gatewaysKey, k.gateway)
-		p.ZAdd(ctx, allKey, redis.Z{Member: memberOf(c)})
+		for i, e := range calls {
+			r.count.EvalSha(ctx, p, counts[i].keys, counts[i].args...)
+			p.SAdd(ctx, gatewaysKey, e.k.gateway)
+			p.ZAdd(ctx, allKey, redis.Z{Member: memberOf(e.c)})
+		}
 		return nil
 	})
-	for i, cmd := range cmds {
+	errs := make([]error, len(calls))
+	for j, cmd := range cmds {
+		i := j / perCall
 		err := cmd.Err()
-		if i == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			err = r.count.Run(ctx, r.c, keys, args...).Err()
+		if j%perCall == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = r.count.Run(ctx, r.c, counts[i].keys, counts[i].args...).Err()
 		}
-		if err != nil {
-			return fmt.Errorf("tracker: count call %s: %w", c.ID, err)
+		if err != nil && errs[i] == nil {
+			errs[i] = fmt.Errorf("tracker: count call %s: %w", calls[i].c.ID, err)
 		}
 	}
-	return nil
+	return errs
 }
 
 // Get implements Store.

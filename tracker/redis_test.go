@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,6 +16,28 @@ import (
 
 func TestRedis(t *testing.T) {
 	testStore(t, func(t *testing.T) Store { return newRedisStore(t) })
+}
+
+// UpdateMany is Update, batched: every Update of the suite goes through it, one call at a
+// time, and then in the batches a write-behind buffer makes of many calls.
+func TestRedisUpdateMany(t *testing.T) {
+	t.Run("one at a time", func(t *testing.T) {
+		testStore(t, func(t *testing.T) Store { return batchOfOne{newRedisStore(t)} })
+	})
+	t.Run("write-behind batches", func(t *testing.T) {
+		testStore(t, func(t *testing.T) Store {
+			b := newBuffered(t, BufferConfig{WriteBehind: true}, newRedisStore(t))
+			runBuffered(t, b)
+			return b
+		})
+	})
+}
+
+// batchOfOne is a Redis whose Update is UpdateMany of one call.
+type batchOfOne struct{ *Redis }
+
+func (b batchOfOne) Update(ctx context.Context, c *telephony.Call) error {
+	return b.UpdateMany(ctx, []*telephony.Call{c})[0]
 }
 
 // The layout is an interface too: operators read it with redis-cli, a Cluster needs each

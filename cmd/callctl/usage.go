@@ -115,6 +115,36 @@ func commands() []command {
 			flags:    func() *flag.FlagSet { return newFlagSet("gateways") },
 			run:      runGateways,
 		},
+		{
+			name:     "load",
+			synopsis: "--gateway G (--cps R|--concurrency N)",
+			summary:  "place calls at a rate or concurrency, follow each to its end, and report figures",
+			about: "Measures a service on this machine: places calls through gateway G, starting R per\n" +
+				"second evenly spaced (--cps, rising from 0 over --ramp) or keeping N in flight\n" +
+				"(--concurrency), until --count calls are started or --duration has passed, then waits\n" +
+				"for every call to end. Each call dials --to-prefix, a zero-padded counter and\n" +
+				"--to-suffix (the demo gateway picks its behaviour by the last three digits: use\n" +
+				"--to-suffix 200), and is watched to its end; with --hold, answered calls are hung up\n" +
+				"after it. A call that has not ended --timeout-call after its PlaceCall is hung up and\n" +
+				"counted as stuck. Only a loopback --addr is accepted: the calls are real.\n" +
+				"\n" +
+				"A call succeeds when it was answered and then ended by the far side, or by our --hold\n" +
+				"hang-up; other calls fail, counted by termination cause, rpc:CODE (PlaceCall refused),\n" +
+				"watch:CODE, stuck or interrupted. The report gives the calls, the achieved start\n" +
+				"rate (between the first and the last start) and completion rate, PlaceCall latency,\n" +
+				"setup time (PlaceCall sent to 200 OK received) and event delivery (an event's time to\n" +
+				"its receipt, for events after the watch began) as p50/p95/p99/max from histograms\n" +
+				"within 1%, the CPU time of the service (--service-pid, from /proc) and of this\n" +
+				"process, and a warning if this process could not start calls at the asked pace.\n" +
+				"With the global --json it is one JSON object. Exit status 0 if every call succeeded,\n" +
+				"1 otherwise; an interrupt stops the starts, hangs up the live calls and still\n" +
+				"reports (exit 130), a second one abandons them.\n" +
+				"\n" +
+				"Example:\n" +
+				"  callctl load --gateway demo --to-suffix 200 --cps 5 --count 20 --hold 1s",
+			flags: func() *flag.FlagSet { fs, _ := loadFlagSet(); return fs },
+			run:   runLoad,
+		},
 	}
 }
 

@@ -167,6 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	svc.calls.Drain()
 	stopSIP() // the engine ends every live call and returns once they are recorded
 	<-engineDone
+	svc.calls.Close()
 	stopRecords()
 	<-recordsDone
 	grace := time.Duration(cfg.Shutdown.Grace)

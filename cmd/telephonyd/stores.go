@@ -65,9 +65,9 @@ func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger)
 	if err != nil {
 		return records{}, err
 	}
-	// Records are written from the calls' own goroutines: a Redis that stops answering may
-	// hold a call this long once, before its records go to the buffer.
-	buf, err := tracker.NewBuffered(tracker.BufferConfig{Logger: log, WriteTimeout: 250 * time.Millisecond}, store)
+	// Written behind: a call's events never wait for Redis, and a call's updates that come
+	// faster than Redis takes them collapse into one write.
+	buf, err := tracker.NewBuffered(tracker.BufferConfig{Logger: log, WriteBehind: true}, store)
 	if err != nil {
 		return records{}, err
 	}

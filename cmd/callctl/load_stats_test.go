@@ -1,0 +1,129 @@
+package main
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+)
+
+func TestHistogramPercentiles(t *testing.T) {
+	var h histogram
+	if got := h.percentile(0.5); got != 0 {
+		t.Errorf("empty: got %v, want 0", got)
+	}
+	// 1 ms to 1000 ms, shuffled: the q-th percentile is q·1000 ms.
+	for _, i := range rand.Perm(1000) {
+		h.record(time.Duration(i+1) * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Millisecond}, {0.95, 950 * time.Millisecond}, {0.99, 990 * time.Millisecond}, {1, time.Second}} {
+		// The top of the value's bucket: at most 1/128 above it.
+		if got := h.percentile(tc.q); got < tc.want || got > tc.want+tc.want/subBuckets {
+			t.Errorf("p%v: got %v, want %v to %v", 100*tc.q, got, tc.want, tc.want+tc.want/subBuckets)
+		}
+	}
+	if s := h.summary(); s.Count != 1000 || s.Max != 1000 {
+		t.Errorf("summary: got %+v, want 1000 samples, max 1000 ms", s)
+	}
+
+	var small histogram
+	for _, d := range []time.Duration{3, 7, 7, -5} { // a negative sample counts as 0
+		small.record(d)
+	}
+	if p50, p99 := small.percentile(0.5), small.percentile(0.99); p50 != 3 || p99 != 7 {
+		t.Errorf("small values: got p50 %v p99 %v, want them exactly (3ns, 7ns)", p50, p99)
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	values := []int64{0, 1, 255, 256, 257, 1000, 1 << 20, 123456789, 1<<62 + 12345, 1<<63 - 1}
+	for range 1000 {
+		values = append(values, rand.Int64N(1<<40))
+	}
+	for _, v := range values {
+		i := bucket(v)
+		if i >= len(histogram{}.counts) {
+			t.Fatalf("bucket(%d) = %d, beyond the histogram", v, i)
+		}
+		top, below := bucketTop(i), int64(-1)
+		if i > 0 {
+			below = bucketTop(i - 1)
+		}
+		if v > top || v <= below || top-below > max(1, v/subBuckets+1) {
+			t.Errorf("value %d: bucket %d holds (%d, %d], want it inside and no wider than 1/%d", v, i, below, top, subBuckets)
+		}
+	}
+}
+
+func TestPacerSchedule(t *testing.T) {
+	steady := newPacer(100, 0, time.Time{})
+	if got := steady.at(19); got != 190*time.Millisecond {
+		t.Errorf("100/s: start 19 at %v, want 190ms", got)
+	}
+	// 100/s reached over 100 ms: 5 starts during the ramp, then 10 ms apart.
+	ramp := newPacer(100, 100*time.Millisecond, time.Time{})
+	for _, tc := range []struct {
+		k    int
+		want time.Duration
+	}{{0, 0}, {1, 44721359}, {5, 100 * time.Millisecond}, {9, 140 * time.Millisecond}} {
+		if got := ramp.at(tc.k); (got - tc.want).Abs() > time.Microsecond {
+			t.Errorf("ramp: start %d at %v, want %v", tc.k, got, tc.want)
+		}
+	}
+	for k := range 20 {
+		if ramp.at(k+1) <= ramp.at(k) {
+			t.Errorf("ramp: start %d at %v is not after start %d at %v", k+1, ramp.at(k+1), k, ramp.at(k))
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	const (
+		remote = telephonyv1.TerminationCause_TERMINATION_CAUSE_REMOTE_HANGUP
+		ours   = telephonyv1.TerminationCause_TERMINATION_CAUSE_HANGUP_REQUESTED
+		ring   = telephonyv1.TerminationCause_TERMINATION_CAUSE_RING_TIMEOUT
+	)
+	tests := []struct {
+		name     string
+		answered bool
+		cause    telephonyv1.TerminationCause
+		why      string
+		want     string
+	}{
+		{name: "far side hung up", answered: true, cause: remote, want: ""},
+		{name: "our hold hang-up", answered: true, cause: ours, why: "hold", want: ""},
+		{name: "hung up on interrupt", answered: true, cause: ours, why: outcomeInterrupted, want: outcomeInterrupted},
+		{name: "far side ended before the interrupt's hang-up", answered: true, cause: remote, why: outcomeInterrupted, want: ""},
+		{name: "someone else hung up", answered: true, cause: ours, want: "hangup_requested"},
+		{name: "never answered", cause: ring, want: "ring_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classify(tc.answered, tc.cause, tc.why); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseProc(t *testing.T) {
+	stat := "4242 (tele phony) d) S 1 4242 4242 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 12 0 100 2000000 3000 " +
+		"18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	if got, err := parseStatCPU([]byte(stat)); err != nil || got != 1234+567 {
+		t.Errorf("stat: got %d (%v), want %d", got, err, 1234+567)
+	}
+	status := "Name:\ttelephonyd\nVmPeak:\t  900000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t12\n"
+	if peak, rss, err := parseStatusRSS([]byte(status)); err != nil || peak != 50<<20 || rss != 40<<20 {
+		t.Errorf("status: got peak %d rss %d (%v), want %d and %d", peak, rss, err, 50<<20, 40<<20)
+	}
+	if _, _, err := parseStatusRSS([]byte("Name:\tkthreadd\n")); err == nil {
+		t.Error("status without VmRSS: got no error")
+	}
+	if got := clockTicks(); got < 1 {
+		t.Errorf("clock ticks: got %d", got)
+	}
+}
