@@ -18,27 +18,41 @@ type sample struct {
 	Active     int     `json:"active_calls"`
 }
 
-// growth is a sample after the live calls ended, against the baseline.
+// growth is a sample after the live calls ended, against the warm baseline.
 type growth struct {
 	sample
 	HeapDelta      int64 `json:"heap_delta_bytes"`
 	GoroutineDelta int   `json:"goroutine_delta"`
 	RSSDelta       int64 `json:"rss_delta_bytes"`
-	// Back is whether heap and goroutines are back near the baseline: at most goroutineSlack
-	// goroutines more, and the heap within heapSlack or 5% of the peak's growth.
+	// HeapAllowed is how much more heap than the warm baseline still counts as back: see
+	// heapAllowance.
+	HeapAllowed int64 `json:"heap_allowed_delta_bytes"`
+	// Back is whether heap and goroutines are back near the warm baseline: at most
+	// HeapAllowed more heap and goroutineSlack more goroutines.
 	Back bool `json:"back_to_baseline"`
 }
 
-// Back near the baseline allows for pools and buffers the load grew (Redis connections).
 const (
 	goroutineSlack = 5
 	heapSlack      = 2 << 20
+	// goroutineDescriptor bounds the size of the runtime's descriptor of a goroutine
+	// (runtime.g, about 0.4 KiB), which the runtime keeps for reuse after the goroutine
+	// exited: the peak's goroutines leave that much heap behind for good.
+	goroutineDescriptor = 512
 )
 
-func compare(s, baseline, peak sample) growth {
-	g := growth{sample: s, HeapDelta: s.HeapAlloc - baseline.HeapAlloc,
-		GoroutineDelta: s.Goroutines - baseline.Goroutines, RSSDelta: s.RSS - baseline.RSS}
-	g.Back = g.HeapDelta <= max(heapSlack, (peak.HeapAlloc-baseline.HeapAlloc)/20) && g.GoroutineDelta <= goroutineSlack
+// heapAllowance is what the heap may keep above the warm baseline once the live calls are
+// gone and still count as back: the larger of heapSlack and 5% of the peak's growth (maps
+// keep the buckets the peak grew, pools their buffers), plus the descriptors of the peak's
+// extra goroutines.
+func heapAllowance(warm, peak sample) int64 {
+	return max(heapSlack, (peak.HeapAlloc-warm.HeapAlloc)/20) + goroutineDescriptor*int64(max(peak.Goroutines-warm.Goroutines, 0))
+}
+
+func compare(s, warm, peak sample) growth {
+	g := growth{sample: s, HeapDelta: s.HeapAlloc - warm.HeapAlloc, GoroutineDelta: s.Goroutines - warm.Goroutines,
+		RSSDelta: s.RSS - warm.RSS, HeapAllowed: heapAllowance(warm, peak)}
+	g.Back = g.HeapDelta <= g.HeapAllowed && g.GoroutineDelta <= goroutineSlack
 	return g
 }
 
@@ -47,18 +61,29 @@ type liveResult struct {
 	Calls       int     `json:"calls"`
 	CPS         int     `json:"cps"`
 	HoldSeconds float64 `json:"hold_seconds"`
-	Baseline    sample  `json:"baseline"`
-	Peak        sample  `json:"at_peak"`
+	// Baseline is taken before any call; Warm after a warm-up of short calls (LiveCPS for
+	// 2 s through the sweep provider) and -warm-wait, so that what any load grows once
+	// (connection pools, caches, map buckets) is in it, and nothing of those calls: their
+	// event logs go after event_retention, sipgo's transactions after 64×T1 = 32 s (RFC 3261
+	// timers J and M; the default -warm-wait is 35 s).
+	Baseline sample `json:"baseline"`
+	Warm     sample `json:"warm_baseline"`
+	Peak     sample `json:"at_peak"`
 	// ProviderLive is how many calls the SIPp provider held when Peak was taken.
 	ProviderLive int `json:"provider_live_calls"`
 	// Complete is false when fewer than Calls were live at once; per-call figures then
 	// divide by Peak.Active.
-	Complete          bool    `json:"complete"`
+	Complete bool `json:"complete"`
+	// Per live call: the peak's growth over Baseline, divided by the live calls.
 	HeapPerCall       float64 `json:"heap_bytes_per_call"`
 	RSSPerCall        float64 `json:"rss_bytes_per_call"`
 	GoroutinesPerCall float64 `json:"goroutines_per_call"`
+	// The same over Warm: without what the first calls grow once.
+	WarmHeapPerCall float64 `json:"heap_bytes_per_call_over_warm"`
+	WarmRSSPerCall  float64 `json:"rss_bytes_per_call_over_warm"`
 	// AfterEnd is taken once every call ended and event_retention passed, then every 2 s
-	// until it is back near the baseline or -settle passed; AfterEndSeconds after the end.
+	// until it is back near the warm baseline or -settle passed; AfterEndSeconds after the
+	// end.
 	AfterEnd        growth  `json:"after_end"`
 	AfterEndSeconds float64 `json:"after_end_seconds"`
 	// AfterNextCall is taken after one more call (through a provider that hangs up at once):
@@ -120,8 +145,22 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 	if r.Baseline, err = takeSample(ctx, svc, start, b.profile("baseline")); err != nil {
 		return nil, err
 	}
-	b.logf("live: baseline heap %s, RSS %s, %d goroutines; placing %d calls at %d cps, held %v",
-		mib(r.Baseline.HeapAlloc), mib(r.Baseline.RSS), r.Baseline.Goroutines, set.LiveCalls, set.LiveCPS, set.LiveHold)
+	b.logf("live: baseline heap %s, RSS %s, %d goroutines; warming up with %d short calls",
+		mib(r.Baseline.HeapAlloc), mib(r.Baseline.RSS), r.Baseline.Goroutines, 2*set.LiveCPS)
+	if err := b.sweepCalls(ctx, svc, "live-callctl-warmup", set.LiveCPS, 2*set.LiveCPS); err != nil {
+		return nil, err
+	}
+	if err := sleep(ctx, set.WarmWait); err != nil {
+		return nil, err
+	}
+	if err := b.sweepCalls(ctx, svc, "live-callctl-sweep-warm", 1, 1); err != nil {
+		return nil, err
+	}
+	if r.Warm, err = takeSample(ctx, svc, start, b.profile("warm")); err != nil {
+		return nil, err
+	}
+	b.logf("live: warm baseline heap %s, RSS %s, %d goroutines; placing %d calls at %d cps, held %v",
+		mib(r.Warm.HeapAlloc), mib(r.Warm.RSS), r.Warm.Goroutines, set.LiveCalls, set.LiveCPS, set.LiveHold)
 	if err := b.holdLive(ctx, svc, u, r, start); err != nil {
 		return nil, err
 	}
@@ -137,7 +176,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.AfterEnd, r.AfterEndSeconds = compare(s, r.Baseline, r.Peak), time.Since(ended).Seconds()
+		r.AfterEnd, r.AfterEndSeconds = compare(s, r.Warm, r.Peak), time.Since(ended).Seconds()
 		if r.AfterEnd.Back || time.Since(ended) > eventRetention+set.Settle {
 			break
 		}
@@ -148,25 +187,35 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 	b.logf("live: %.0f s after the calls ended: heap %+.2f MiB, %+d goroutines vs the baseline; one more call",
 		r.AfterEndSeconds, float64(r.AfterEnd.HeapDelta)/(1<<20), r.AfterEnd.GoroutineDelta)
 
-	c, err := b.cs.start("live-callctl-sweep", "", b.callctl, b.loadArgs(svc, sweepGateway, 1, 1, 30*time.Second)...)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitTool(ctx, c, time.Minute); err != nil {
-		return nil, err
-	}
-	if _, _, err := readLoad(c); err != nil {
-		return nil, err
-	}
-	if err := svc.idle(ctx, 30*time.Second); err != nil {
+	if err := b.sweepCalls(ctx, svc, "live-callctl-sweep", 1, 1); err != nil {
 		return nil, err
 	}
 	s, err := takeSample(ctx, svc, start, b.profile("after-next-call"))
 	if err != nil {
 		return nil, err
 	}
-	r.AfterNextCall = compare(s, r.Baseline, r.Peak)
+	r.AfterNextCall = compare(s, r.Warm, r.Peak)
 	return r, nil
+}
+
+// sweepCalls places count calls at rate through the sweep provider, which hangs each up at
+// once, and waits until telephonyd has none left.
+func (b *bench) sweepCalls(ctx context.Context, svc *service, name string, rate, count int) error {
+	c, err := b.cs.start(name, "", b.callctl, b.loadArgs(svc, sweepGateway, rate, count, 30*time.Second)...)
+	if err != nil {
+		return err
+	}
+	if err := waitTool(ctx, c, time.Duration(count/rate)*time.Second+time.Minute); err != nil {
+		return err
+	}
+	report, _, err := readLoad(c)
+	if err != nil {
+		return err
+	}
+	if report.Successful < count {
+		b.logf("live: %d of %d short calls failed (%v)", count-report.Successful, count, report.Failed)
+	}
+	return svc.idle(ctx, 30*time.Second)
 }
 
 // holdLive places the live calls, samples the peak once all are up, and waits until the
@@ -204,10 +253,12 @@ func (b *bench) holdLive(ctx context.Context, svc *service, u *uas, r *liveResul
 	}
 	r.ProviderLive = u.current()
 	r.Complete = r.Peak.Active >= set.LiveCalls
-	if n := r.Peak.Active; n > 0 {
-		r.HeapPerCall = float64(r.Peak.HeapAlloc-r.Baseline.HeapAlloc) / float64(n)
-		r.RSSPerCall = float64(r.Peak.RSS-r.Baseline.RSS) / float64(n)
-		r.GoroutinesPerCall = float64(r.Peak.Goroutines-r.Baseline.Goroutines) / float64(n)
+	if n := float64(r.Peak.Active); n > 0 {
+		r.HeapPerCall = float64(r.Peak.HeapAlloc-r.Baseline.HeapAlloc) / n
+		r.RSSPerCall = float64(r.Peak.RSS-r.Baseline.RSS) / n
+		r.GoroutinesPerCall = float64(r.Peak.Goroutines-r.Baseline.Goroutines) / n
+		r.WarmHeapPerCall = float64(r.Peak.HeapAlloc-r.Warm.HeapAlloc) / n
+		r.WarmRSSPerCall = float64(r.Peak.RSS-r.Warm.RSS) / n
 	}
 	b.logf("live: %d calls live (provider: %d): heap %s, RSS %s, %d goroutines; waiting for the provider to hang up",
 		r.Peak.Active, r.ProviderLive, mib(r.Peak.HeapAlloc), mib(r.Peak.RSS), r.Peak.Goroutines)

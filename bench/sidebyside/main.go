@@ -35,6 +35,9 @@ type settings struct {
 	LiveCalls int
 	LiveCPS   int
 	LiveHold  time.Duration
+	// WarmWait is how long the warm-up calls are left to be forgotten before the warm
+	// baseline.
+	WarmWait time.Duration
 	// Settle bounds the wait, after the live calls ended and event_retention passed, for
 	// heap and goroutines to come back near the baseline.
 	Settle time.Duration
@@ -44,7 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("bench/run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.BoolVar(&s.Quick, "quick", false, "a 1-2 minute smoke run: shorter steps, a coarser search, 2,000 live calls (flags given explicitly still win)")
+	fs.BoolVar(&s.Quick, "quick", false, "a 2 minute smoke run: shorter steps, a coarser search, 2,000 live calls, a shorter -warm-wait (flags given explicitly still win)")
 	fs.BoolVar(&s.JSON, "json", false, "print the results as one JSON document on stdout (the summary goes to stderr)")
 	fs.BoolVar(&s.Keep, "keep", false, "keep the working directory (configurations, logs, SIPp statistics) even when all went well")
 	fs.IntVar(&s.Repeat, "repeat", 1, "run both CPS searches this many times, alternating, and report min/median/max")
@@ -60,7 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.ToPrefix, "to-prefix", "", "callctl load --to-prefix (default: the tool's own)")
 	fs.IntVar(&s.LiveCalls, "live-calls", 10000, "answered calls held open at once for the memory measurement")
 	fs.IntVar(&s.LiveCPS, "live-cps", 500, "rate at which the live calls are placed")
-	fs.DurationVar(&s.LiveHold, "live-hold", 0, "how long the provider holds each live call (0: 1.5 × the time to place them + 15 s)")
+	fs.DurationVar(&s.LiveHold, "live-hold", 0, "how long the provider holds each live call (0: 1.5 × the time to place them + 10 s)")
+	fs.DurationVar(&s.WarmWait, "warm-wait", 35*time.Second, "after the warm-up calls, wait this long before the warm baseline (their event logs go after event_retention, sipgo's transactions after 32 s)")
 	fs.DurationVar(&s.Settle, "settle", time.Minute, "after the live calls ended and event_retention passed, wait at most this long for heap and goroutines to come back (sipgo keeps transactions 32 s)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -79,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 			"live-calls": func() { s.LiveCalls = 2000 },
 			"max-cps":    func() { s.MaxCPS = 40000 },
 			"settle":     func() { s.Settle = 40 * time.Second },
+			"warm-wait":  func() { s.WarmWait = 12 * time.Second },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -87,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		}
 	}
 	if s.LiveHold == 0 {
-		s.LiveHold = time.Duration(1.5*float64(s.LiveCalls)/float64(max(s.LiveCPS, 1))*float64(time.Second)) + 15*time.Second
+		s.LiveHold = time.Duration(1.5*float64(s.LiveCalls)/float64(max(s.LiveCPS, 1))*float64(time.Second)) + 10*time.Second
 	}
 	var errs []error
 	for _, p := range strings.Split(s.Phases, ",") {
@@ -96,9 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		}
 	}
 	if s.Repeat < 1 || s.StartCPS < 1 || s.MaxCPS < s.StartCPS || s.Factor <= 1 || s.Bisect < 0 ||
-		s.Step <= 0 || s.Hold <= 0 || s.LiveCalls < 1 || s.LiveCPS < 1 || s.Pace <= 0 || s.MaxLag < 0 || s.Settle < 0 {
+		s.Step <= 0 || s.Hold <= 0 || s.LiveCalls < 1 || s.LiveCPS < 1 || s.Pace <= 0 || s.MaxLag < 0 || s.Settle < 0 || s.WarmWait < 0 {
 		errs = append(errs, errors.New("want -repeat ≥ 1, 1 ≤ -start-cps ≤ -max-cps, -factor > 1, -bisect ≥ 0, "+
-			"-step, -hold, -pace > 0, -max-lag, -settle ≥ 0, -live-calls and -live-cps ≥ 1"))
+			"-step, -hold, -pace > 0, -max-lag, -settle, -warm-wait ≥ 0, -live-calls and -live-cps ≥ 1"))
 	}
 	return s, errors.Join(errs...)
 }
@@ -176,12 +181,17 @@ func run(ctx context.Context, set settings, stdout, stderr io.Writer) (err error
 	b.logf("machine: %s; 1-minute load average %.2f", res.Machine, res.Machine.Load1Before)
 	b.logf("SIPp's caller and provider share these %d CPUs, as callctl, telephonyd, redis-server and the provider do",
 		res.Machine.CPUs)
-	if err := b.measure(ctx, res); err != nil {
-		return err
-	}
+	merr := b.measure(ctx, res)
 	res.Machine.Load1After = load1()
-	keep = res.Live != nil && !(res.Live.AfterEnd.Back && res.Live.AfterNextCall.Back)
 	res.finish(set)
+	if merr != nil {
+		if len(res.SIPp)+len(res.Service) > 0 && ctx.Err() == nil {
+			fmt.Fprintln(stderr, "\nwhat was measured before the error:")
+			res.printSummary(stderr, stderr, false)
+		}
+		return merr
+	}
+	keep = res.Live != nil && !(res.Live.AfterEnd.Back && res.Live.AfterNextCall.Back)
 	res.printSummary(stderr, stdout, set.JSON)
 	if set.JSON {
 		return res.writeJSON(stdout)
@@ -230,7 +240,6 @@ func (b *bench) measureCPS(ctx context.Context, res *results) error {
 		return err
 	}
 	defer u.proc.stop(5 * time.Second)
-	res.Provider = u.addr()
 	var svc *service
 	if set.phase("telephonyd") {
 		if svc, err = startService(ctx, b.cs, b.telephonyd, "telephonyd", []gateway{{gatewayName, u.addr()}}, b.redisURL); err != nil {
