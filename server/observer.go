@@ -8,7 +8,7 @@ import (
 )
 
 // callObserver turns one call's engine events into its record and its event log. The engine
-// calls Observe from one goroutine per call, so rec needs no lock; every change is written
+// calls Observe for one call one event at a time, never concurrently, so rec needs no lock; every change is written
 // to the tracker before the event is published, so a watcher that sees an event and then
 // reads the call sees the record at least as new.
 type callObserver struct {

@@ -12,13 +12,20 @@ import (
 	"github.com/ccplane/telephony"
 )
 
-// run drives the call from the INVITE to its end. It is the only goroutine that touches the
-// call's SIP state; the engine waits for it on shutdown.
+// run drives the call from the INVITE until it is over, or answered and idle: such a call
+// sleeps with no goroutine until something ends it (see sleep). Only one goroutine at a time
+// runs a call and touches its SIP state; the engine waits for every call on shutdown.
 func (c *Call) run(tx sip.ClientTransaction) {
-	defer c.finish()
-	if tx, ok := c.inviting(tx); ok != nil {
-		c.talk(tx, ok)
+	tx, ok := c.inviting(tx)
+	if ok == nil {
+		c.finish()
+		return
 	}
+	c.answered(tx, ok)
+	if !c.ending() && c.sleep() {
+		return
+	}
+	c.wrapUp()
 }
 
 // inviting follows the INVITE transaction until its final response, or until we give up on
@@ -30,7 +37,7 @@ func (c *Call) run(tx sip.ClientTransaction) {
 func (c *Call) inviting(tx sip.ClientTransaction) (sip.ClientTransaction, *sip.Response) {
 	setup := time.NewTimer(c.e.cfg.SetupTimeout)
 	defer setup.Stop()
-	ring := time.NewTimer(c.req.RingTimeout)
+	ring := time.NewTimer(c.ringTimeout)
 	defer ring.Stop()
 	var grace <-chan time.Time
 	hangup, stopping, remoteBye := c.hangup, c.e.stopping, c.remoteBye
@@ -212,104 +219,7 @@ func (c *Call) awaitCancelAnswer(cancelRes <-chan *sip.Response) {
 	}
 }
 
-// talk holds an answered call until one side ends it. When we had already given up on the
-// call (the 200 crossed our CANCEL) it is acknowledged and ended at once, as RFC 3261 §15
-// asks.
-func (c *Call) talk(tx sip.ClientTransaction, ok *sip.Response) {
-	// Terminating the INVITE transaction when the call ends frees it before Timer M (32 s).
-	defer tx.Terminate()
-	st := status(ok)
-	c.out.answer = &st
-	d := newDialog(c.inv, ok)
-	if err := c.sendAck(d); err != nil && !c.ending() {
-		// The callee picked up but cannot hear from us: end the call rather than hold it
-		// open to nobody until max_duration.
-		c.out.kill, c.err = telephony.CauseTransportError, err
-	}
-	// A retransmitted 2xx means our ACK was lost: send it again.
-	tx.OnRetransmission(func(*sip.Response) { _ = c.cli.WriteRequest(d.ack(c.inv)) })
-	c.setState(telephony.StateAnswered)
-
-	maxDur := time.NewTimer(c.req.MaxDuration)
-	defer maxDur.Stop()
-	hangup, stopping := c.hangup, c.e.stopping
-	var byeTx sip.ClientTransaction
-	var byeRes <-chan *sip.Response
-	var byeDone <-chan struct{}
-	var grace <-chan time.Time
-	defer func() {
-		if byeTx != nil {
-			byeTx.Terminate()
-		}
-	}()
-	bye := func(cause telephony.Cause) bool {
-		if c.out.kill == 0 {
-			c.out.kill = cause
-		}
-		hangup, stopping = nil, nil
-		maxDur.Stop()
-		ctx, cancel := context.WithTimeout(context.Background(), c.e.cfg.EndGrace)
-		defer cancel()
-		var err error
-		byeTx, err = c.cli.TransactionRequest(ctx, d.bye(c.inv))
-		if err != nil {
-			byeTx = nil // sipgo returns a typed nil
-			c.e.log.Warn("bye failed", "sip_call_id", c.SIPCallID, "err", err)
-			return true
-		}
-		c.emit(Event{Kind: EventRequest, Method: "BYE"})
-		byeRes, byeDone = byeTx.Responses(), byeTx.Done()
-		grace = time.After(c.e.cfg.EndGrace)
-		return false
-	}
-	if c.ending() {
-		if bye(c.out.kill) {
-			return
-		}
-	}
-	for {
-		select {
-		case <-maxDur.C:
-			if bye(telephony.CauseMaxDuration) {
-				return
-			}
-		case <-hangup:
-			if bye(telephony.CauseHangupRequested) {
-				return
-			}
-		case <-stopping:
-			if bye(telephony.CauseShutdown) {
-				return
-			}
-		case req := <-c.remoteBye:
-			if !c.ending() {
-				c.byeReceived(req)
-				return
-			}
-			// Both sides said BYE at once: ours decides, and theirs was answered already.
-		case res := <-byeRes:
-			c.reportResponse(res)
-			if !res.IsProvisional() {
-				return
-			}
-		case <-byeDone:
-			return
-		case <-grace:
-			return
-		}
-	}
-}
-
 func (c *Call) ending() bool { return c.out.kill != 0 || c.out.remoteBye }
-
-func (c *Call) sendAck(d dialog) error {
-	if err := c.cli.WriteRequest(d.ack(c.inv)); err != nil {
-		c.e.log.Warn("ack failed", "sip_call_id", c.SIPCallID, "err", err)
-		return err
-	}
-	c.emit(Event{Kind: EventRequest, Method: "ACK"})
-	return nil
-}
 
 func (c *Call) byeReceived(req *sip.Request) {
 	c.out.remoteBye = true
@@ -354,7 +264,7 @@ func (c *Call) rejected(res *sip.Response) {
 }
 
 func (c *Call) challenged(res *sip.Response) bool {
-	return (res.StatusCode == 401 || res.StatusCode == 407) && c.req.Gateway.Username != ""
+	return (res.StatusCode == 401 || res.StatusCode == 407) && c.auth.Username != ""
 }
 
 // authenticate answers a 401/407 once with the gateway's credentials: a new INVITE with the
@@ -364,10 +274,7 @@ func (c *Call) authenticate(res *sip.Response) (sip.ClientTransaction, error) {
 	next := c.inv.Clone()
 	ctx, cancel := context.WithTimeout(context.Background(), c.e.cfg.SetupTimeout)
 	defer cancel()
-	tx, err := c.cli.TransactionDigestAuth(ctx, next, res, sipgo.DigestAuth{
-		Username: c.req.Gateway.Username,
-		Password: c.req.Gateway.Password,
-	})
+	tx, err := c.cli.TransactionDigestAuth(ctx, next, res, c.auth)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // Config holds the engine's settings. The zero value of every field but Listen means its
@@ -29,6 +31,11 @@ type Config struct {
 	// EndGrace bounds how long a call waits for the provider to confirm our CANCEL (487) or
 	// BYE (200) before it is recorded as ended anyway; default 2 s.
 	EndGrace time.Duration
+	// AcceptedWindow is how long the INVITE transaction outlives its 2xx, acknowledging every
+	// retransmission of it (RFC 6026's Accepted state); then it is released, with the INVITE
+	// and the 2xx it holds. Default sipgo's Timer M, 64·T1 (32 s), which also caps it. A
+	// shorter window frees no memory sooner: sipgo's Timer M holds the transaction anyway.
+	AcceptedWindow time.Duration
 	// DefaultSDP is the offer sent when a DialRequest has none; default: a minimal PCMU/PCMA
 	// audio offer on the Listen IP.
 	DefaultSDP string
@@ -60,6 +67,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.EndGrace <= 0 {
 		c.EndGrace = 2 * time.Second
+	}
+	if c.AcceptedWindow <= 0 {
+		c.AcceptedWindow = sip.Timer_M
 	}
 	if c.DefaultSDP == "" {
 		c.DefaultSDP = defaultOffer(c.ExternalHost)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -73,18 +74,28 @@ type Call struct {
 	SIPCallID string
 
 	e        *Engine
-	req      DialRequest
 	cli      *sipgo.Client
 	localTag string
+	// What the call needs of its DialRequest once the INVITE is built.
+	obs                      Observer
+	offer                    string // our SDP, given again in answer to a re-INVITE
+	ringTimeout, maxDuration time.Duration
+	auth                     sipgo.DigestAuth // the gateway's credentials; empty if it has none
 
 	hangupOnce sync.Once
-	hangup     chan struct{}     // closed by Hangup
-	remoteBye  chan *sip.Request // the first BYE from the gateway; buffered so the handler never waits
-	done       chan struct{}     // closed after the EventEnded was observed
-	end        End
+	hangup     chan struct{}          // closed by Hangup
+	remoteBye  chan *sip.Request      // the first BYE from the gateway; buffered so the handler never waits
+	done       chan struct{}          // closed after the EventEnded was observed
+	end        End                    // set before done is closed
+	dialog     atomic.Pointer[dialog] // set once answered, for the handlers
 
-	// Owned by the call's goroutine.
-	inv          *sip.Request // the INVITE in force (a digest retry replaces it)
+	mu     sync.Mutex
+	asleep bool // answered and idle, with no goroutine: the next wake-up starts one
+	woken  bool // something wants the call ended
+
+	// Owned by the goroutine that runs the call, one at a time.
+	inv          *sip.Request // the INVITE in force until the answer (a digest retry replaces it)
+	maxDur       *time.Timer  // wakes the call once answered for its MaxDuration
 	inviteAt     time.Time
 	provisionals int // provisional responses received
 	state        telephony.State
@@ -114,17 +125,24 @@ func (e *Engine) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 		r.SIPCallID = uuid.NewString()
 	}
 	c := &Call{
-		SIPCallID: r.SIPCallID,
-		e:         e,
-		req:       r,
-		cli:       e.client(r.Gateway.Transport),
-		localTag:  sip.GenerateTagN(16),
-		hangup:    make(chan struct{}),
-		remoteBye: make(chan *sip.Request, 1),
-		done:      make(chan struct{}),
-		state:     telephony.StateDialing,
+		SIPCallID:   r.SIPCallID,
+		e:           e,
+		cli:         e.client(r.Gateway.Transport),
+		localTag:    sip.GenerateTagN(16),
+		obs:         r.Observer,
+		offer:       r.SDPOffer,
+		ringTimeout: r.RingTimeout,
+		maxDuration: r.MaxDuration,
+		auth:        sipgo.DigestAuth{Username: r.Gateway.Username, Password: r.Gateway.Password},
+		hangup:      make(chan struct{}),
+		remoteBye:   make(chan *sip.Request, 1),
+		done:        make(chan struct{}),
+		state:       telephony.StateDialing,
 	}
-	c.inv = c.buildInvite()
+	if c.offer == "" {
+		c.offer = e.cfg.DefaultSDP
+	}
+	c.inv = c.buildInvite(r)
 	if err := e.track(c); err != nil {
 		return nil, err
 	}
@@ -145,26 +163,26 @@ func (e *Engine) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	return c, nil
 }
 
-func (c *Call) buildInvite() *sip.Request {
-	cfg := c.e.cfg
-	inv := c.e.outOfDialog(sip.INVITE, c.req.Gateway, c.req.To, c.req.From, c.SIPCallID, c.localTag)
+func (c *Call) buildInvite(r DialRequest) *sip.Request {
+	inv := c.e.outOfDialog(sip.INVITE, r.Gateway, r.To, r.From, c.SIPCallID, c.localTag)
 	inv.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
 	// Sorted so that the same request always produces the same message.
-	for _, name := range slices.Sorted(maps.Keys(c.req.Headers)) {
-		inv.AppendHeader(sip.NewHeader(name, c.req.Headers[name]))
+	for _, name := range slices.Sorted(maps.Keys(r.Headers)) {
+		inv.AppendHeader(sip.NewHeader(name, r.Headers[name]))
 	}
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	sdp := c.req.SDPOffer
-	if sdp == "" {
-		sdp = cfg.DefaultSDP
-	}
-	inv.SetBody([]byte(sdp))
+	inv.SetBody([]byte(c.offer))
 	return inv
 }
 
 // Hangup asks for the call to end: CANCEL before the answer, BYE after. It returns at once;
 // wait on Done for the end. Calling it again, or on an ended call, does nothing.
-func (c *Call) Hangup() { c.hangupOnce.Do(func() { close(c.hangup) }) }
+func (c *Call) Hangup() {
+	c.hangupOnce.Do(func() {
+		close(c.hangup)
+		c.wake()
+	})
+}
 
 // Done is closed once the call has ended and its EventEnded was observed.
 func (c *Call) Done() <-chan struct{} { return c.done }
@@ -175,13 +193,13 @@ func (c *Call) End() End {
 	return c.end
 }
 
-// emit stamps ev and hands it to the observer. Only the call's goroutine calls it.
+// emit stamps ev and hands it to the observer. Only the goroutine that runs the call calls it.
 func (c *Call) emit(ev Event) {
 	ev.At = c.e.cfg.Now()
 	if !c.inviteAt.IsZero() {
 		ev.SinceInvite = ev.At.Sub(c.inviteAt)
 	}
-	c.req.Observer.Observe(ev)
+	c.obs.Observe(ev)
 }
 
 func (c *Call) setState(s telephony.State) {

@@ -37,14 +37,16 @@ type Engine struct {
 	tcp    net.Listener
 	port   int
 
+	contacts map[Transport]*sip.ContactHeader // ours, by transport
+
 	releaseOnce sync.Once
 	ready       chan struct{} // closed once the listeners serve
 	stopping    chan struct{} // closed when Run's context ends: calls end as SHUTDOWN
 
 	mu         sync.Mutex
 	calls      map[string]*Call    // live calls by SIP Call-ID
-	strays     map[string]struct{} // stray 2xx being ended, by Call-ID
-	live       sync.WaitGroup      // one per call goroutine
+	strays     map[string]struct{} // stray 2xx being ended, by Call-ID and To tag
+	live       sync.WaitGroup      // one per live call
 	background sync.WaitGroup      // BYEs for stray 2xx
 }
 
@@ -65,6 +67,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.listen(); err != nil {
 		return nil, err
 	}
+	e.contacts = ourContacts(cfg.ExternalHost, e.port)
 	if err := e.buildUA(); err != nil {
 		e.udp.Close()
 		e.tcp.Close()
@@ -165,6 +168,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	<-ctx.Done()
 	e.mu.Lock()
 	close(e.stopping)
+	for _, c := range e.calls {
+		c.wake() // an answered, idle call has no goroutine to see stopping
+	}
 	e.mu.Unlock()
 	e.live.Wait()
 	e.background.Wait()
@@ -216,7 +222,7 @@ func (e *Engine) client(t Transport) *sipgo.Client {
 }
 
 // track registers a live call; it fails once shutdown has begun, so that Run's wait covers
-// every call goroutine.
+// every call.
 func (e *Engine) track(c *Call) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -74,7 +74,7 @@ var testEngine = sipengine.Config{Listen: "127.0.0.1:0", SetupTimeout: time.Seco
 
 // startEngine runs an engine with cfg and returns it with the function that shuts it down
 // (also registered as cleanup).
-func startEngine(t *testing.T, cfg sipengine.Config) (*sipengine.Engine, func()) {
+func startEngine(t testing.TB, cfg sipengine.Config) (*sipengine.Engine, func()) {
 	t.Helper()
 	e, err := sipengine.New(cfg)
 	if err != nil {

@@ -40,6 +40,7 @@ func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	case c.remoteBye <- req:
 	default: // a BYE is already on its way to the call
 	}
+	c.wake()
 }
 
 // onInvite refreshes the session of a call of ours (a re-INVITE, e.g. session timers) with
@@ -54,10 +55,14 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.respond(tx, sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
-	res := sip.NewSDPResponseFromRequest(req, c.inv.Body())
-	if ct := c.inv.Contact(); ct != nil {
-		res.AppendHeader(sip.HeaderClone(ct))
+	d := c.dialog.Load()
+	if d == nil {
+		// Our INVITE is still in progress (RFC 3261 §14.2).
+		e.respond(tx, sip.NewResponseFromRequest(req, 491, "Request Pending", nil))
+		return
 	}
+	res := sip.NewSDPResponseFromRequest(req, []byte(c.offer))
+	res.AppendHeader(sip.HeaderClone(d.contact))
 	e.respond(tx, res)
 }
 
@@ -91,37 +96,59 @@ func (e *Engine) respond(tx sip.ServerTransaction, res *sip.Response) {
 	}
 }
 
-// strayResponse handles responses that match no transaction. The one that matters is a 2xx
-// to an INVITE we stopped waiting for (it crossed our CANCEL after EndGrace, or arrived after
-// a setup timeout): the callee picked up and would stay connected to nobody. It is
-// acknowledged and ended with a BYE. Anything else is a retransmission and is dropped.
+// strayResponse handles responses that match no transaction. The ones that matter are 2xx
+// to our INVITEs, handled by late2xx; anything else is a retransmission and is dropped.
 func (e *Engine) strayResponse(res *sip.Response) {
 	cseq := res.CSeq()
 	if cseq == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() || res.CallID() == nil || res.From() == nil || res.To() == nil {
 		e.log.Debug("stray response dropped", "status", res.StatusCode)
 		return
 	}
-	d, inv := strayDialog(res)
-	cli := e.client(Transport(strings.ToLower(res.Transport())))
-	if err := cli.WriteRequest(d.ack(inv)); err != nil {
-		e.log.Warn("stray 2xx: ack failed", "sip_call_id", res.CallID().Value(), "err", err)
-	}
+	e.log.Debug("2xx without transaction", "sip_call_id", res.CallID().Value())
+	e.late2xx(res)
+}
+
+// late2xx handles a 2xx to one of our INVITEs that is not the first: a retransmission, while
+// the INVITE transaction lasts or after it was released, or one that no call waits for. The
+// caller checked that it has From, To, Call-ID and CSeq.
+//
+// One that belongs to the dialog of a live call means the gateway did not get our ACK: it is
+// acknowledged again. Any other (it crossed our CANCEL after EndGrace, arrived after a setup
+// timeout or after the call ended, or came from a second callee) would leave a callee
+// connected to nobody: it is acknowledged and ended with a BYE.
+func (e *Engine) late2xx(res *sip.Response) {
 	key := res.CallID().Value()
+	if c := e.lookup(key); c != nil {
+		if d := c.dialog.Load(); d != nil && d.matches(res) {
+			if err := c.cli.WriteRequest(d.ack()); err != nil {
+				e.log.Warn("2xx retransmission: ack failed", "sip_call_id", key, "err", err)
+			}
+			e.log.Debug("2xx retransmission acknowledged", "sip_call_id", key)
+			return
+		}
+	}
+	d := strayDialog(res)
+	cli := e.client(Transport(strings.ToLower(res.Transport())))
+	if err := cli.WriteRequest(d.ack()); err != nil {
+		e.log.Warn("stray 2xx: ack failed", "sip_call_id", key, "err", err)
+	}
+	// Each callee that answered is a dialog of its own, to be ended once.
+	id := key + "/" + tag(res.To().Params)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, busy := e.strays[key]; busy || e.isStopping() {
+	if _, busy := e.strays[id]; busy || e.isStopping() {
 		return // its retransmissions only need the ACK again
 	}
-	e.strays[key] = struct{}{}
+	e.strays[id] = struct{}{}
 	e.background.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.EndGrace)
 		defer cancel()
-		if _, err := cli.Do(ctx, d.bye(inv)); err != nil {
+		if _, err := cli.Do(ctx, d.bye()); err != nil {
 			e.log.Warn("stray 2xx: bye failed", "sip_call_id", key, "err", err)
 		}
 		e.log.Info("stray 2xx ended", "sip_call_id", key)
 		e.mu.Lock()
-		delete(e.strays, key)
+		delete(e.strays, id)
 		e.mu.Unlock()
 	})
 }

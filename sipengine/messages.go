@@ -10,6 +10,20 @@ import (
 	"github.com/ccplane/telephony"
 )
 
+// ourContacts builds our Contact for each transport. Every request and dialog shares them:
+// nothing changes a header once it is built.
+func ourContacts(host string, port int) map[Transport]*sip.ContactHeader {
+	m := make(map[Transport]*sip.ContactHeader, 3)
+	for _, t := range []Transport{UDP, TCP, TLS} {
+		u := sip.Uri{Scheme: "sip", User: "telephonyd", Host: host, Port: port}
+		if t != UDP {
+			u.UriParams = sip.HeaderParams{{K: "transport", V: string(t)}}
+		}
+		m[t] = &sip.ContactHeader{Address: u}
+	}
+	return m
+}
+
 // outOfDialog starts a request outside any dialog (an INVITE, a keep-alive OPTIONS) to gw's
 // address over its transport: From with our tag, To, Call-ID, our Contact and User-Agent.
 // toUser may be empty (OPTIONS asks the gateway itself); fromUser empty means the gateway's
@@ -18,12 +32,12 @@ func (e *Engine) outOfDialog(method sip.RequestMethod, gw Gateway, toUser, fromU
 	host, portStr, _ := net.SplitHostPort(gw.Address)
 	port, _ := strconv.Atoi(portStr)
 	ruri := sip.Uri{Scheme: "sip", User: toUser, Host: host, Port: port}
-	contact := sip.Uri{Scheme: "sip", User: "telephonyd", Host: e.cfg.ExternalHost, Port: e.port}
-	if gw.Transport == TCP || gw.Transport == TLS {
-		ruri.UriParams = sip.NewParams()
-		ruri.UriParams.Add("transport", string(gw.Transport))
-		contact.UriParams = sip.NewParams()
-		contact.UriParams.Add("transport", string(gw.Transport))
+	transport := gw.Transport
+	if transport == "" {
+		transport = UDP
+	}
+	if transport != UDP {
+		ruri.UriParams = sip.HeaderParams{{K: "transport", V: string(transport)}}
 	}
 	r := sip.NewRequest(method, ruri)
 
@@ -37,69 +51,15 @@ func (e *Engine) outOfDialog(method sip.RequestMethod, gw Gateway, toUser, fromU
 	if fromHost == "" {
 		fromHost = host
 	}
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: fromUser, Host: fromHost}}
-	from.Params = sip.NewParams()
-	from.Params.Add("tag", tag)
-	r.AppendHeader(from)
+	// The dialog keeps this From for the life of the call: its parameters, the tag alone.
+	r.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: fromUser, Host: fromHost},
+		Params: sip.HeaderParams{{K: "tag", V: tag}}})
 	r.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: toUser, Host: host}})
 	cid := sip.CallIDHeader(callID)
 	r.AppendHeader(&cid)
-	r.AppendHeader(&sip.ContactHeader{Address: contact})
+	r.AppendHeader(e.contacts[transport])
 	r.AppendHeader(sip.NewHeader("User-Agent", e.cfg.UserAgent))
 	return r
-}
-
-// dialog is what a 2xx to our INVITE establishes (RFC 3261 §12.1.2): where in-dialog requests
-// go and which route they take.
-type dialog struct {
-	remoteTarget sip.Uri
-	routes       []sip.Header // Route headers: the 2xx's Record-Route in reverse order
-	to           *sip.ToHeader
-}
-
-func newDialog(inv *sip.Request, res *sip.Response) dialog {
-	d := dialog{remoteTarget: *inv.Recipient.Clone(), to: res.To()}
-	if d.to == nil {
-		// A 2xx without To breaks RFC 3261 §8.2.6.2; end the call with the INVITE's To
-		// rather than crash on it.
-		d.to = inv.To()
-	}
-	if ct := res.Contact(); ct != nil {
-		d.remoteTarget = *ct.Address.Clone()
-	}
-	rr := res.GetHeaders("Record-Route")
-	for i := len(rr) - 1; i >= 0; i-- {
-		d.routes = append(d.routes, sip.NewHeader("Route", rr[i].Value()))
-	}
-	return d
-}
-
-// inDialog builds a request of our dialog: From, Call-ID and Contact from the INVITE, To with
-// the remote tag, the route set, and the given CSeq number. Via is left to the client.
-func (d dialog) inDialog(method sip.RequestMethod, inv *sip.Request, seq uint32) *sip.Request {
-	r := sip.NewRequest(method, d.remoteTarget)
-	for _, h := range d.routes {
-		r.AppendHeader(h)
-	}
-	r.AppendHeader(sip.HeaderClone(inv.From()))
-	r.AppendHeader(sip.HeaderClone(d.to))
-	r.AppendHeader(sip.HeaderClone(inv.CallID()))
-	r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
-	if ct := inv.Contact(); ct != nil {
-		r.AppendHeader(sip.HeaderClone(ct))
-	}
-	r.SetTransport(inv.Transport())
-	return r
-}
-
-// ack builds the ACK for a 2xx: a new transaction of its own, same CSeq number as the INVITE.
-func (d dialog) ack(inv *sip.Request) *sip.Request {
-	return d.inDialog(sip.ACK, inv, inv.CSeq().SeqNo)
-}
-
-// bye builds our BYE; its CSeq follows the INVITE's (RFC 3261 §12.2.1.1).
-func (d dialog) bye(inv *sip.Request) *sip.Request {
-	return d.inDialog(sip.BYE, inv, inv.CSeq().SeqNo+1)
 }
 
 // cancelFor builds the CANCEL of an INVITE (RFC 3261 §9.1): same Request-URI, Call-ID, From,
@@ -120,24 +80,6 @@ func cancelFor(inv *sip.Request) *sip.Request {
 	r.SetTransport(inv.Transport())
 	r.Laddr = inv.Laddr
 	return r
-}
-
-// strayDialog rebuilds enough of a dialog from a 2xx alone to ACK and end it, for a 2xx whose
-// INVITE transaction is gone (it crossed a CANCEL we stopped waiting for).
-func strayDialog(res *sip.Response) (dialog, *sip.Request) {
-	inv := sip.NewRequest(sip.INVITE, sip.Uri{})
-	if to := res.To(); to != nil {
-		inv.Recipient = *to.Address.Clone()
-	}
-	// The caller checked that From, Call-ID and CSeq are there.
-	inv.AppendHeader(sip.HeaderClone(res.From()))
-	inv.AppendHeader(sip.HeaderClone(res.CallID()))
-	inv.AppendHeader(sip.HeaderClone(res.CSeq()))
-	if to := res.To(); to != nil {
-		inv.AppendHeader(sip.HeaderClone(to))
-	}
-	inv.SetTransport(res.Transport())
-	return newDialog(inv, res), inv
 }
 
 // parseReason reads a Reason header (RFC 3326), e.g. `Q.850;cause=16;text="Normal call

@@ -6,8 +6,10 @@ import (
 	"github.com/ccplane/telephony"
 )
 
-// Observer receives everything that happens to one call. Observe is called from a single
-// goroutine per call, in the order things happened, and must not block: the call waits for it.
+// Observer receives everything that happens to one call. Observe is called for one event at
+// a time, in the order things happened (an idle answered call has no goroutine, so the calls
+// may come from different goroutines, one after the other), and must not block: the call
+// waits for it.
 type Observer interface {
 	Observe(Event)
 }
