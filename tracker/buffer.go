@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -183,64 +182,6 @@ func (b *Buffered) Get(ctx context.Context, id string) (*telephony.Call, error) 
 		return c.Clone(), nil
 	}
 	return b.store.Get(ctx, id)
-}
-
-// List implements Store: the store's page, with the buffered versions of the calls in the
-// part of the order it covers put in (or taken out, if they no longer match).
-func (b *Buffered) List(ctx context.Context, f Filter) ([]*telephony.Call, Cursor, error) {
-	page, next, err := b.store.List(ctx, f)
-	if err != nil {
-		return nil, Cursor{}, err
-	}
-	b.mu.Lock()
-	pending := make([]*telephony.Call, 0, len(b.entries))
-	for _, e := range b.entries {
-		pending = append(pending, e.call)
-	}
-	b.mu.Unlock()
-	page, next = mergePage(f, page, next, pending)
-	return page, next, nil
-}
-
-// mergePage puts the buffered versions of calls into a page of the store. The page covers
-// the order from f.After (exclusive) down to next (inclusive), or to the end when next is
-// zero; a buffered call there replaces the store's version, or joins the page if only its
-// buffered version matches. Creation times never change, so every call stays in the same
-// page, and a page grown past the limit ends earlier, with the next page starting there.
-func mergePage(f Filter, page []*telephony.Call, next Cursor, pending []*telephony.Call) ([]*telephony.Call, Cursor) {
-	latest := make(map[string]*telephony.Call)
-	for _, c := range pending {
-		cur := cursorOf(c)
-		if (f.After.IsZero() || cur.compare(f.After) < 0) && (next.IsZero() || cur.compare(next) >= 0) {
-			latest[c.ID] = c
-		}
-	}
-	if len(latest) == 0 {
-		return page, next
-	}
-	out := make([]*telephony.Call, 0, len(page)+len(latest))
-	for _, c := range page {
-		if p, ok := latest[c.ID]; ok {
-			c = p
-			delete(latest, p.ID)
-			if !f.matches(c) {
-				continue
-			}
-			c = c.Clone()
-		}
-		out = append(out, c)
-	}
-	for _, p := range latest {
-		if f.matches(p) {
-			out = append(out, p.Clone())
-		}
-	}
-	slices.SortFunc(out, func(a, b *telephony.Call) int { return cursorOf(b).compare(cursorOf(a)) })
-	if len(out) > f.limit() {
-		out = out[:f.limit()]
-		next = cursorOf(out[len(out)-1])
-	}
-	return out, next
 }
 
 // Buckets implements Store: the store's, without the buffered final records (with
@@ -426,73 +367,6 @@ func (b *Buffered) markDownLocked(ctx context.Context, err error) {
 		b.down = true
 		b.log.WarnContext(ctx, "call store unreachable: buffering call records", "err", err)
 	}
-}
-
-// putLocked makes c the buffered version of its call, within the bound.
-func (b *Buffered) putLocked(c *telephony.Call) {
-	if e := b.entries[c.ID]; e != nil {
-		if e.call.Termination.Ended() {
-			return // the first end is the call's end, as in the stores
-		}
-		b.listOf(e.call).Remove(e.elem)
-		e.call = c
-		e.elem = b.listOf(c).PushBack(e)
-		return
-	}
-	if len(b.entries) >= b.cfg.Bound && !b.evictLocked(c) {
-		return
-	}
-	e := &entry{call: c}
-	e.elem = b.listOf(c).PushBack(e)
-	b.entries[c.ID] = e
-}
-
-// evictLocked makes room for c in a full buffer by dropping the oldest intermediate record,
-// or if there is none and c is final, the oldest final one. It reports false if c itself
-// must go: an intermediate record is worth less than any final one, and a call whose
-// intermediate record is lost still writes its final one when it ends.
-func (b *Buffered) evictLocked(c *telephony.Call) bool {
-	if !b.full {
-		b.full = true
-		b.log.Error("call record buffer full: dropping records, intermediate ones first", "bound", b.cfg.Bound)
-	}
-	b.dropped++
-	victim := oldestIdle(&b.partial)
-	if victim == nil && c.Termination.Ended() {
-		victim = oldestIdle(&b.final)
-	}
-	if victim == nil {
-		if c.Termination.Ended() {
-			b.log.Error("final call record dropped: buffer full", "call_id", c.ID)
-		}
-		return false
-	}
-	if victim.call.Termination.Ended() {
-		b.log.Error("final call record dropped: buffer full", "call_id", victim.call.ID)
-	}
-	b.removeLocked(victim)
-	return true
-}
-
-func oldestIdle(l *list.List) *entry {
-	for el := l.Front(); el != nil; el = el.Next() {
-		if e := el.Value.(*entry); !e.inflight {
-			return e
-		}
-	}
-	return nil
-}
-
-func (b *Buffered) removeLocked(e *entry) {
-	b.listOf(e.call).Remove(e.elem)
-	delete(b.entries, e.call.ID)
-}
-
-func (b *Buffered) listOf(c *telephony.Call) *list.List {
-	if c.Termination.Ended() {
-		return &b.final
-	}
-	return &b.partial
 }
 
 func (b *Buffered) poke() {

@@ -1,12 +1,14 @@
 package tracker
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/internal/testenv"
 )
 
 // benchCalls and benchWorkers: the records of 10,000 calls, written by 64 goroutines as
@@ -17,9 +19,19 @@ const (
 )
 
 // BenchmarkRedisCallRecords writes the whole life of 10,000 calls to a Redis store (create,
-// eight intermediate versions, the end and its aggregate) per op, and reports calls/s.
+// eight intermediate versions, the end and its aggregate) per op, and reports calls/s:
+// straight to Redis, and through a write-behind buffer (as telephonyd does), flushed before
+// the round's clock stops.
 func BenchmarkRedisCallRecords(b *testing.B) {
-	s := newRedisStore(b)
+	b.Run("direct", func(b *testing.B) { benchCallRecords(b, newRedisStore(b), nil) })
+	b.Run("write-behind", func(b *testing.B) {
+		buf := newBuffered(b, BufferConfig{WriteBehind: true}, newRedisStore(b))
+		testenv.Run(b, "buffer", buf.Run)
+		benchCallRecords(b, buf, buf.Flush)
+	})
+}
+
+func benchCallRecords(b *testing.B, s Store, flush func(context.Context) error) {
 	b.ReportAllocs()
 	var elapsed time.Duration
 	round := 0
@@ -46,6 +58,11 @@ func BenchmarkRedisCallRecords(b *testing.B) {
 			})
 		}
 		wg.Wait()
+		if flush != nil {
+			if err := flush(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
 		elapsed += time.Since(start)
 		close(errs)
 		for err := range errs {

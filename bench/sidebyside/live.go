@@ -244,8 +244,10 @@ func (b *bench) holdLive(ctx context.Context, svc *service, u *uas, r *liveResul
 			next = time.Now().Add(5 * time.Second)
 		}
 	}
-	// Let the last answers, ACKs and watchers settle.
-	if err := sleep(ctx, 2*time.Second); err != nil {
+	// Let the calls go idle: the last answers, ACKs and watchers settle, and the engine
+	// releases the INVITE transactions 64·T1 after each answer.
+	b.logf("live: waiting %v for the calls to go idle", set.IdleWait)
+	if err := sleep(ctx, set.IdleWait); err != nil {
 		return err
 	}
 	if r.Peak, err = takeSample(ctx, svc, start, b.profile("peak")); err != nil {

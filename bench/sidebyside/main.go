@@ -35,6 +35,10 @@ type settings struct {
 	LiveCalls int
 	LiveCPS   int
 	LiveHold  time.Duration
+	// IdleWait is how long the live calls are left idle once all are up before the peak is
+	// sampled: past 64·T1 (32 s), the engine has released each call's INVITE transaction, so
+	// the sample is what an idle answered call costs.
+	IdleWait time.Duration
 	// WarmWait is how long the warm-up calls are left to be forgotten before the warm
 	// baseline.
 	WarmWait time.Duration
@@ -63,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.ToPrefix, "to-prefix", "", "callctl load --to-prefix (default: the tool's own)")
 	fs.IntVar(&s.LiveCalls, "live-calls", 10000, "answered calls held open at once for the memory measurement")
 	fs.IntVar(&s.LiveCPS, "live-cps", 500, "rate at which the live calls are placed")
-	fs.DurationVar(&s.LiveHold, "live-hold", 0, "how long the provider holds each live call (0: 1.5 × the time to place them + 10 s)")
+	fs.DurationVar(&s.LiveHold, "live-hold", 0, "how long the provider holds each live call (0: 1.5 × the time to place them + -idle-wait + 10 s)")
+	fs.DurationVar(&s.IdleWait, "idle-wait", 35*time.Second, "once every live call is up, wait this long before sampling them (the engine keeps each INVITE transaction 32 s after the answer)")
 	fs.DurationVar(&s.WarmWait, "warm-wait", 35*time.Second, "after the warm-up calls, wait this long before the warm baseline (their event logs go after event_retention, sipgo's transactions after 32 s)")
 	fs.DurationVar(&s.Settle, "settle", time.Minute, "after the live calls ended and event_retention passed, wait at most this long for heap and goroutines to come back (sipgo keeps transactions 32 s)")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		}
 	}
 	if s.LiveHold == 0 {
-		s.LiveHold = time.Duration(1.5*float64(s.LiveCalls)/float64(max(s.LiveCPS, 1))*float64(time.Second)) + 10*time.Second
+		s.LiveHold = time.Duration(1.5*float64(s.LiveCalls)/float64(max(s.LiveCPS, 1))*float64(time.Second)) + s.IdleWait + 10*time.Second
 	}
 	var errs []error
 	for _, p := range strings.Split(s.Phases, ",") {
