@@ -201,7 +201,7 @@ func (c *sipClient) send(t *testing.T, msg string) {
 // bytes of body, which is how a stream is framed (and harmless on a datagram).
 func (c *sipClient) read(t *testing.T) string {
 	t.Helper()
-	if err := c.conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+	if err := c.conn.SetReadDeadline(time.Now().Add(WaitFor)); err != nil {
 		t.Fatal(err)
 	}
 	var msg strings.Builder
