@@ -172,13 +172,10 @@ func (s *CallService) place(ctx context.Context, r *telephonyv1.PlaceCallRequest
 // unsentCause is how a call whose Dial failed ends: the gateway's own refusals carry our
 // pseudo-responses; anything else sent nothing because of the transport or a shutdown.
 func unsentCause(err error) (telephony.Cause, telephony.Status) {
-	if le, ok := errors.AsType[*sipengine.LimitError](err); ok {
-		return telephony.CauseGatewayLimit, le.Status()
+	if cause, st, ok := sipengine.Refusal(err); ok {
+		return cause, st
 	}
-	switch {
-	case errors.Is(err, sipengine.ErrGatewayDown):
-		return telephony.CauseGatewayDown, telephony.StatusGatewayDown
-	case errors.Is(err, sipengine.ErrClosed):
+	if errors.Is(err, sipengine.ErrClosed) {
 		return telephony.CauseShutdown, telephony.StatusNone
 	}
 	return telephony.CauseTransportError, telephony.StatusNone

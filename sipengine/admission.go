@@ -12,7 +12,7 @@ import (
 )
 
 // ErrGatewayDown is returned (wrapped) by Trunks.Dial for a gateway that its keep-alive
-// found down; nothing was sent and nothing waited. RefusalStatus maps it to
+// found down; nothing was sent and nothing waited. Refusal maps it to GATEWAY_DOWN and
 // telephony.StatusGatewayDown.
 var ErrGatewayDown = errors.New("sipengine: gateway down")
 
@@ -55,17 +55,18 @@ func (e *LimitError) Status() telephony.Status {
 	return telephony.StatusConcurrencyLimit
 }
 
-// RefusalStatus returns the pseudo-response (9XX) to record for a call that Trunks.Dial
-// refused before sending anything: 901 or 902 for a *LimitError, 903 for ErrGatewayDown.
-// It reports false for any other error, bare or wrapped.
-func RefusalStatus(err error) (telephony.Status, bool) {
+// Refusal returns the cause and pseudo-response (9XX) to record for a call that Trunks.Dial
+// refused before sending anything: GATEWAY_LIMIT with 901 or 902 for a *LimitError,
+// GATEWAY_DOWN with 903 for ErrGatewayDown. It reports false for any other error, bare or
+// wrapped.
+func Refusal(err error) (telephony.Cause, telephony.Status, bool) {
 	if le, ok := errors.AsType[*LimitError](err); ok {
-		return le.Status(), true
+		return telephony.CauseGatewayLimit, le.Status(), true
 	}
 	if errors.Is(err, ErrGatewayDown) {
-		return telephony.StatusGatewayDown, true
+		return telephony.CauseGatewayDown, telephony.StatusGatewayDown, true
 	}
-	return telephony.Status{}, false
+	return 0, telephony.Status{}, false
 }
 
 // slots counts the calls of one gateway against MaxConcurrentCalls and queues the Dials

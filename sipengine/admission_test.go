@@ -141,26 +141,28 @@ func TestSlotsUnderContention(t *testing.T) {
 	}
 }
 
-func TestRefusalStatus(t *testing.T) {
+func TestRefusal(t *testing.T) {
+	limit, down := telephony.CauseGatewayLimit, telephony.CauseGatewayDown
 	tests := []struct {
-		name   string
-		err    error
-		want   telephony.Status
-		wantOK bool
+		name      string
+		err       error
+		wantCause telephony.Cause
+		want      telephony.Status
+		wantOK    bool
 	}{
-		{name: "concurrency", err: &LimitError{Gateway: "gw", Limit: LimitConcurrency}, want: telephony.StatusConcurrencyLimit, wantOK: true},
-		{name: "rate", err: &LimitError{Gateway: "gw", Limit: LimitRate}, want: telephony.StatusRateLimit, wantOK: true},
-		{name: "wrapped limit", err: fmt.Errorf("place: %w", &LimitError{Limit: LimitRate}), want: telephony.StatusRateLimit, wantOK: true},
-		{name: "down", err: ErrGatewayDown, want: telephony.StatusGatewayDown, wantOK: true},
-		{name: "wrapped down", err: fmt.Errorf("gateway %q: %w", "gw", ErrGatewayDown), want: telephony.StatusGatewayDown, wantOK: true},
+		{name: "concurrency", err: &LimitError{Gateway: "gw", Limit: LimitConcurrency}, wantCause: limit, want: telephony.StatusConcurrencyLimit, wantOK: true},
+		{name: "rate", err: &LimitError{Gateway: "gw", Limit: LimitRate}, wantCause: limit, want: telephony.StatusRateLimit, wantOK: true},
+		{name: "wrapped limit", err: fmt.Errorf("place: %w", &LimitError{Limit: LimitRate}), wantCause: limit, want: telephony.StatusRateLimit, wantOK: true},
+		{name: "down", err: ErrGatewayDown, wantCause: down, want: telephony.StatusGatewayDown, wantOK: true},
+		{name: "wrapped down", err: fmt.Errorf("gateway %q: %w", "gw", ErrGatewayDown), wantCause: down, want: telephony.StatusGatewayDown, wantOK: true},
 		{name: "other", err: ErrInvalid},
 		{name: "nil"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := RefusalStatus(tc.err)
-			if got != tc.want || ok != tc.wantOK {
-				t.Errorf("RefusalStatus(%v) = %v, %v; want %v, %v", tc.err, got, ok, tc.want, tc.wantOK)
+			cause, got, ok := Refusal(tc.err)
+			if cause != tc.wantCause || got != tc.want || ok != tc.wantOK {
+				t.Errorf("Refusal(%v) = %v, %v, %v; want %v, %v, %v", tc.err, cause, got, ok, tc.wantCause, tc.want, tc.wantOK)
 			}
 		})
 	}

@@ -141,8 +141,8 @@ func TestKeepAliveFollowsTheGateway(t *testing.T) {
 	if took := time.Since(began); took > cfg.ProbeTimeout/3 {
 		t.Errorf("Dial took %v to refuse, want it at once", took)
 	}
-	if st, ok := sipengine.RefusalStatus(err); !ok || st != telephony.StatusGatewayDown {
-		t.Errorf("RefusalStatus: %v %v, want %v", st, ok, telephony.StatusGatewayDown)
+	if _, st, ok := sipengine.Refusal(err); !ok || st != telephony.StatusGatewayDown {
+		t.Errorf("Refusal: %v %v, want %v", st, ok, telephony.StatusGatewayDown)
 	}
 
 	_, port, _ := net.SplitHostPort(uas.Addr())

@@ -163,7 +163,7 @@ func main() {
 // run measures, stopping every process it started before it returns.
 func run(ctx context.Context, set settings, stdout, stderr io.Writer) (err error) {
 	keep := false // the heap profiles are the evidence of growth
-	root, err := moduleRoot()
+	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
@@ -295,20 +295,14 @@ func (b *bench) logged(who string, run probe) probe {
 	}
 }
 
-// moduleRoot walks up from the working directory to the one holding go.mod.
-func moduleRoot() (string, error) {
+// repoRoot is the working directory, which bench/run makes the repository's root.
+func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run bench/run from the repository")
-		}
-		dir = parent
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		return "", errors.New("no go.mod in the working directory: run bench/run, which starts from the repository's root")
 	}
+	return dir, nil
 }
