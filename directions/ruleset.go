@@ -11,18 +11,29 @@ import (
 // goroutines may use it while a newer one replaces it. The nil *RuleSet blocks everything.
 type RuleSet struct {
 	rules []Rule // sorted by prefix, one per prefix
-	// nodes is a digit trie in breadth-first order; nodes[0] is the root (the empty
-	// prefix). A node's children are contiguous, so a 10-bit mask and the index of the
-	// first child locate any child without storing ten pointers: 12 bytes a node keeps
-	// 100,000 rules in a few megabytes that stay in cache.
+	// nodes is a digit trie; nodes[0] is the root (the empty prefix). A node's children
+	// are contiguous, so a 10-bit mask and the index of the first child locate any child
+	// without storing ten pointers: 8 bytes a node keep 100,000 rules in a few megabytes.
 	nodes []node
 }
 
+// MaxRules is the most rules one gateway's set may hold: a node packs its rule's index
+// into 22 bits.
+const MaxRules = 1<<22 - 1
+
 type node struct {
-	first int32  // index in nodes of the lowest-digit child
-	rule  int32  // index in rules of the rule for exactly this prefix, or -1
-	mask  uint16 // bit d set: there is a child for digit d
+	first uint32 // index in nodes of the lowest-digit child
+	// bits 0–9: bit d set when there is a child for digit d; above: 1 + the index in
+	// rules of the rule for exactly this prefix, 0 if none.
+	meta uint32
 }
+
+const maskBits = 10
+
+func (n node) mask() uint32 { return n.meta & (1<<maskBits - 1) }
+
+// rule returns the index in rules of the node's own rule, or -1.
+func (n node) rule() int { return int(n.meta>>maskBits) - 1 }
 
 // Decision is the outcome of matching a number against a gateway's rules.
 type Decision struct {
@@ -43,32 +54,41 @@ func Compile(rules []Rule) (*RuleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := trieSize(sorted)
-	rs := &RuleSet{rules: sorted, nodes: make([]node, 1, size)}
-	rs.nodes[0] = node{rule: -1}
-	// spans[i] is the run of sorted rules under nodes[i]: they all start with its path,
-	// which is depth digits long. Sorting puts a node's own rule (the shortest) first.
-	type span struct{ lo, hi, depth int }
-	spans := make([]span, 1, size)
-	spans[0] = span{0, len(sorted), 0}
-	for i := 0; i < len(rs.nodes); i++ {
-		s := spans[i]
+	if len(sorted) > MaxRules {
+		return nil, fmt.Errorf("%w: %d rules, at most %d", ErrInvalidRule, len(sorted), MaxRules)
+	}
+	rs := &RuleSet{rules: sorted, nodes: make([]node, 1, trieSize(sorted))}
+	// A span is the run of sorted rules under node at: they all start with its path, which
+	// is depth digits long. Sorting puts a node's own rule (the shortest) first. Nodes are
+	// expanded depth first, so a node's children block follows its parent's block closely
+	// and a number walking down a sparse branch reads neighbouring memory, not one cache
+	// line per digit.
+	type span struct{ at, lo, hi, depth int }
+	stack := []span{{0, 0, len(sorted), 0}}
+	var children []span
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
 		lo := s.lo
 		if lo < s.hi && len(sorted[lo].Prefix) == s.depth {
-			rs.nodes[i].rule = int32(lo)
+			rs.nodes[s.at].meta = uint32(lo+1) << maskBits
 			lo++
 		}
-		rs.nodes[i].first = int32(len(rs.nodes))
+		rs.nodes[s.at].first = uint32(len(rs.nodes))
+		children = children[:0]
 		for lo < s.hi {
 			d := sorted[lo].Prefix[s.depth]
 			hi := lo + 1
 			for hi < s.hi && sorted[hi].Prefix[s.depth] == d {
 				hi++
 			}
-			rs.nodes[i].mask |= 1 << (d - '0')
-			rs.nodes = append(rs.nodes, node{rule: -1})
-			spans = append(spans, span{lo, hi, s.depth + 1})
+			rs.nodes[s.at].meta |= 1 << (d - '0')
+			children = append(children, span{len(rs.nodes), lo, hi, s.depth + 1})
+			rs.nodes = append(rs.nodes, node{})
 			lo = hi
+		}
+		for i := len(children) - 1; i >= 0; i-- {
+			stack = append(stack, children[i]) // the lowest digit is expanded first
 		}
 	}
 	return rs, nil
@@ -118,8 +138,8 @@ func (rs *RuleSet) Decide(normalized string) Decision {
 	if rs == nil || len(rs.nodes) == 0 || len(normalized) == 0 || len(normalized) > MaxDigits {
 		return Decision{}
 	}
-	best := rs.nodes[0].rule
-	at, walking := int32(0), true
+	best := rs.nodes[0].rule()
+	at, walking := uint32(0), true
 	for i := 0; i < len(normalized); i++ {
 		d := normalized[i] - '0'
 		if d > 9 {
@@ -129,13 +149,13 @@ func (rs *RuleSet) Decide(normalized string) Decision {
 			continue // still checking that the rest is digits
 		}
 		n := rs.nodes[at]
-		bit := uint16(1) << d
-		if n.mask&bit == 0 {
+		bit := uint32(1) << d
+		if n.meta&bit == 0 {
 			walking = false
 			continue
 		}
-		at = n.first + int32(bits.OnesCount16(n.mask&(bit-1)))
-		if r := rs.nodes[at].rule; r >= 0 {
+		at = n.first + uint32(bits.OnesCount32(n.mask()&(bit-1)))
+		if r := rs.nodes[at].rule(); r >= 0 {
 			best = r
 		}
 	}

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+	"github.com/ccplane/telephony/sipengine"
 )
 
 // watcherBuffer is how many live events a watcher may have pending (appended after it
@@ -25,9 +24,10 @@ import (
 // watcher: they are the log's own history, so the bound limits staleness, not memory.
 const watcherBuffer = 256
 
-// initialEvents is the history capacity a new log starts with: enough for a typical call, so
-// most logs never reallocate their slice.
-const initialEvents = 16
+// initialEvents is the history capacity a new log starts with: the setup of an answered call
+// (INVITE, 100, trying, 180, ringing, 200, ACK, answered), which is all that an idle call
+// holds for its whole life. Its end reallocates the slice once, and the log goes soon after.
+const initialEvents = 8
 
 var (
 	// errSlowWatcher ends a subscription whose watcher fell more than watcherBuffer events
@@ -84,7 +84,7 @@ func (r *eventLogs) open(callID string) *eventLog {
 	l := &eventLog{
 		callID: callID,
 		reg:    r,
-		events: make([]*telephonyv1.CallEvent, 0, initialEvents),
+		events: make([]logEvent, 0, initialEvents),
 	}
 	now := r.now()
 	r.mu.Lock()
@@ -181,15 +181,16 @@ func (r *eventLogs) stop() {
 //   - holds no per-watcher buffer (the history must be kept for replay anyway) and nothing
 //     registered in the log, so a cancelled or abandoned subscription leaks nothing.
 //
-// The price is that each next takes the log's mutex for a few instructions; critical sections
-// never block or allocate (except the notify channel), so contention stays short.
+// The price is that each next takes the log's mutex for a few instructions: it copies the
+// compact event and builds the proto after unlocking. Critical sections never block or
+// allocate (except the notify channel and the slice's growth), so contention stays short.
 type eventLog struct {
 	callID string
 	reg    *eventLogs
 
 	mu sync.Mutex
-	// events is append-only; events[i].Sequence == i+1.
-	events []*telephonyv1.CallEvent
+	// events is append-only; events[i] has sequence i+1.
+	events []logEvent
 	// closed is set by the ended event; no event is stored after it.
 	closed bool
 	// wake is closed by append to wake the watchers waiting for a new event; nil while
@@ -201,20 +202,19 @@ type eventLog struct {
 	expires time.Time
 }
 
-// append stores ev as the call's next event and wakes the watchers. It sets ev.CallId and
-// ev.Sequence, and ev.Time to now when unset, and returns the sequence. It never blocks on
-// watchers.
-//
-// After append, ev is shared with every watcher as is: the caller and the watchers must not
-// modify it (or anything it points to).
+// append stores ev as the call's next event and wakes the watchers, stamping it with now if
+// its time is unset, and returns its sequence. It never blocks on watchers.
 //
 // An ended event closes the log: later appends are dropped and return 0, and the time of the
-// ended append (by the registry's clock, not ev.Time) starts the retention period.
-func (l *eventLog) append(ev *telephonyv1.CallEvent) uint64 {
-	_, ending := ev.GetKind().(*telephonyv1.CallEvent_Ended)
+// ended append (by the registry's clock, not the event's time) starts the retention period.
+func (l *eventLog) append(ev logEvent) uint64 {
+	ending := sipengine.EventKind(ev.kind) == sipengine.EventEnded
 	var now time.Time
-	if ending || ev.GetTime() == nil {
+	if ending || ev.at == 0 {
 		now = l.reg.now()
+	}
+	if ev.at == 0 {
+		ev.at = now.UnixNano()
 	}
 
 	l.mu.Lock()
@@ -222,13 +222,8 @@ func (l *eventLog) append(ev *telephonyv1.CallEvent) uint64 {
 		l.mu.Unlock()
 		return 0
 	}
-	seq := uint64(len(l.events)) + 1
-	ev.CallId = l.callID
-	ev.Sequence = seq
-	if ev.Time == nil {
-		ev.Time = timestamppb.New(now)
-	}
 	l.events = append(l.events, ev)
+	seq := uint64(len(l.events))
 	l.closed = ending
 	if l.wake != nil {
 		close(l.wake)
@@ -279,8 +274,8 @@ type subscription struct {
 	closeOnce sync.Once
 }
 
-// next returns the next event, waiting for a live one if needed. The event is shared and must
-// not be modified. Errors:
+// next returns the next event, waiting for a live one if needed. The event is the caller's
+// own. Errors:
 //   - io.EOF after the ended event has been delivered;
 //   - an error wrapping errSlowWatcher when more than watcherBuffer live events are pending;
 //     every later call returns it too;
@@ -314,7 +309,7 @@ func (s *subscription) next(ctx context.Context) (*telephonyv1.CallEvent, error)
 			ev := l.events[s.cursor]
 			l.mu.Unlock()
 			s.cursor++
-			return ev, nil
+			return ev.toProto(l.callID, s.cursor), nil
 		}
 		if l.closed {
 			l.mu.Unlock()

@@ -15,7 +15,9 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ccplane/telephony"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+	"github.com/ccplane/telephony/sipengine"
 )
 
 // testStart is the fake clock's start and the base of the events' times.
@@ -41,24 +43,20 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// testEvent returns a new state-change event whose content depends on i, timed i seconds after
-// testStart.
-func testEvent(i int) *telephonyv1.CallEvent {
-	return &telephonyv1.CallEvent{
-		Time: timestamppb.New(testStart.Add(time.Duration(i) * time.Second)),
-		Kind: &telephonyv1.CallEvent_StateChanged{StateChanged: &telephonyv1.StateChangedEvent{
-			From: telephonyv1.CallState(i % 6),
-			To:   telephonyv1.CallState((i + 1) % 6),
-		}},
-	}
+// testTime is the time of the events made with i.
+func testTime(i int) time.Time { return testStart.Add(time.Duration(i) * time.Second) }
+
+// testEvent returns a state-change event whose content depends on i, timed at testTime(i).
+func testEvent(i int) logEvent {
+	return newLogEvent(sipengine.Event{Kind: sipengine.EventState, At: testTime(i),
+		From: telephony.State(i % 6), To: telephony.State((i + 1) % 6)}, nil)
 }
 
-// testEnded returns a new ended event timed i seconds after testStart.
-func testEnded(i int) *telephonyv1.CallEvent {
-	return &telephonyv1.CallEvent{
-		Time: timestamppb.New(testStart.Add(time.Duration(i) * time.Second)),
-		Kind: &telephonyv1.CallEvent_Ended{Ended: &telephonyv1.CallEndedEvent{}},
-	}
+// testEnded returns an ended event timed at testTime(i).
+func testEnded(i int) logEvent {
+	final := &telephony.Call{ID: "call-1", State: telephony.StateEnded,
+		Termination: telephony.Termination{Party: telephony.PartyFinish, Cause: telephony.CauseRemoteHangup}}
+	return newLogEvent(sipengine.Event{Kind: sipengine.EventEnded, At: testTime(i)}, final)
 }
 
 // wantEvents returns what a watcher of callID should receive for sequences from..to, where
@@ -66,12 +64,27 @@ func testEnded(i int) *telephonyv1.CallEvent {
 func wantEvents(callID string, from, to, endedAt uint64) []*telephonyv1.CallEvent {
 	var evs []*telephonyv1.CallEvent
 	for seq := from; seq <= to; seq++ {
-		ev := testEvent(int(seq))
-		if seq == endedAt {
-			ev = testEnded(int(seq))
+		i := int(seq)
+		ev := &telephonyv1.CallEvent{
+			CallId:   callID,
+			Sequence: seq,
+			Time:     timestamppb.New(testTime(i)),
+			Kind: &telephonyv1.CallEvent_StateChanged{StateChanged: &telephonyv1.StateChangedEvent{
+				From: telephonyv1.CallState(i % 6),
+				To:   telephonyv1.CallState((i + 1) % 6),
+			}},
 		}
-		ev.CallId = callID
-		ev.Sequence = seq
+		if seq == endedAt {
+			term := &telephonyv1.Termination{
+				Party: telephonyv1.TerminationParty_TERMINATION_PARTY_FINISH,
+				Cause: telephonyv1.TerminationCause_TERMINATION_CAUSE_REMOTE_HANGUP,
+			}
+			ev.Kind = &telephonyv1.CallEvent_Ended{Ended: &telephonyv1.CallEndedEvent{
+				Termination: term,
+				Call: &telephonyv1.Call{CallId: "call-1", State: telephonyv1.CallState_CALL_STATE_ENDED,
+					LastResponse: &telephonyv1.SipStatus{}, Termination: term},
+			}}
+		}
 		evs = append(evs, ev)
 	}
 	return evs
@@ -126,20 +139,23 @@ func TestEventLogAppendNumbersFromOne(t *testing.T) {
 	clock := newFakeClock()
 	l := newEventLogs(time.Hour, clock.now).open("call-1")
 
-	withTime := testEvent(1)
 	withoutTime := testEvent(2)
-	withoutTime.Time = nil
+	withoutTime.at = 0
 	clock.advance(time.Minute)
-	evs := []*telephonyv1.CallEvent{withTime, withoutTime, testEvent(3), testEnded(4)}
-	for i, ev := range evs {
+	for i, ev := range []logEvent{testEvent(1), withoutTime, testEvent(3), testEnded(4)} {
 		if got, want := l.append(ev), uint64(i+1); got != want {
 			t.Errorf("append #%d: got sequence %d, want %d", i+1, got, want)
 		}
 	}
 
+	s, err := l.subscribe(0)
+	if err != nil {
+		t.Fatalf("subscribe: got error %v, want nil", err)
+	}
+	defer s.close()
 	want := wantEvents("call-1", 1, 4, 4)
 	want[1].Time = timestamppb.New(testStart.Add(time.Minute)) // stamped by the log's clock
-	if diff := cmp.Diff(want, evs, protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, readN(t, s, 4), protocmp.Transform()); diff != "" {
 		t.Errorf("appended events (-want +got):\n%s", diff)
 	}
 }
@@ -148,17 +164,19 @@ func TestEventLogAppendAfterEndedIsDropped(t *testing.T) {
 	l := newEventLogs(time.Hour, newFakeClock().now).open("call-1")
 	appendEvents(t, l, 1, 3, true)
 
-	late := testEvent(4)
-	if got := l.append(late); got != 0 {
+	if got := l.append(testEvent(4)); got != 0 {
 		t.Errorf("append after ended: got sequence %d, want 0", got)
-	}
-	if late.GetSequence() != 0 || late.GetCallId() != "" {
-		t.Errorf("dropped event was modified: got sequence %d call %q, want 0 and empty",
-			late.GetSequence(), late.GetCallId())
 	}
 	if got, want := lastSequence(l), uint64(3); got != want {
 		t.Errorf("last sequence: got %d, want %d", got, want)
 	}
+	s, err := l.subscribe(0)
+	if err != nil {
+		t.Fatalf("subscribe: got error %v, want nil", err)
+	}
+	defer s.close()
+	readN(t, s, 3)
+	wantEOF(t, s)
 }
 
 func TestSubscriptionReplay(t *testing.T) {

@@ -48,17 +48,18 @@ type GRPCConfig struct {
 // rules of the .proto files, and panic recovery. The caller serves it and flips health on
 // shutdown.
 func NewGRPCServer(log *slog.Logger, cfg GRPCConfig, svc Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithFieldsFromContext(logFields)}
 	// Recovery is innermost so that a panic is logged as the Internal status it becomes.
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
-	// Outermost first: logging (with the call fields), metrics, auth, rate limit (both
-	// skipping health and reflection), validation, recovery. The limit comes after auth to
-	// key buckets by token, and before validation so that invalid requests count too.
-	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...), callFieldsUnary}
-	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(interceptorLogger(log), logOpts...), callFieldsStream}
+	// Outermost first: logging (with the call fields; streams by streamLogger), metrics, auth,
+	// rate limit (both skipping health and reflection), validation, recovery. The limit comes
+	// after auth to key buckets by token, and before validation so that invalid requests
+	// count too.
+	unary := []grpc.UnaryServerInterceptor{callFieldsScope, logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...), callFieldsUnary}
+	stream := []grpc.StreamServerInterceptor{streamLogger(interceptorLogger(log))}
 	if cfg.Metrics != nil {
 		// Before auth and the rate limit, so that their refusals are counted too.
 		unary, stream = append(unary, cfg.Metrics.UnaryServerInterceptor()), append(stream, cfg.Metrics.StreamServerInterceptor())

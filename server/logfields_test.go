@@ -36,6 +36,14 @@ func TestRPCLogsNameTheCall(t *testing.T) {
 		if !strings.Contains(line, "call_id="+id) {
 			t.Errorf("%s log line %q does not name call %s", method, line, id)
 		}
+		// WatchCall's line comes from streamLogger, PlaceCall's from the middleware: an
+		// operator's queries must work on both.
+		for _, key := range []string{"protocol=grpc", "grpc.component=server", "grpc.service=telephony.v1.CallService",
+			"grpc.method_type=", "peer.address=", "grpc.start_time=", "grpc.code=OK", "grpc.time_ms="} {
+			if !strings.Contains(line, " "+key) {
+				t.Errorf("%s log line %q lacks %s", method, line, key)
+			}
+		}
 		if method == "PlaceCall" && !strings.Contains(line, "gateway_id=sipp") {
 			t.Errorf("PlaceCall log line %q does not name the gateway", line)
 		}

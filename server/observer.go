@@ -27,7 +27,7 @@ func (o *callObserver) Observe(ev sipengine.Event) {
 			o.s.log.Error("call record not written", "call_id", o.rec.ID, "err", err)
 		}
 	}
-	o.events.append(eventToProto(ev, o.rec))
+	o.events.append(newLogEvent(ev, o.rec))
 	if ev.Kind == sipengine.EventEnded {
 		o.s.forget(o.rec.ID)
 	}

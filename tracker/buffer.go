@@ -53,14 +53,15 @@ const (
 	defaultWriteTimeout = 2 * time.Second
 	defaultRetryMin     = 100 * time.Millisecond
 	defaultRetryMax     = 5 * time.Second
-	// batchSize is how many buffered records are written at once: enough to empty a full
-	// buffer in seconds once the store is back, few enough for one pipeline or connection
-	// pool.
+	// batchSize is how many records are written at once, buffered ones or those of
+	// concurrent Creates: enough to empty a full buffer in seconds once the store is back,
+	// few enough for one pipeline or connection pool.
 	batchSize = 128
 )
 
 // Buffered is a Store that survives its store being unreachable. Create, Get, List and
-// Buckets go to the store (Create must answer request-id idempotency there and then), but
+// Buckets go to the store (Create must answer request-id idempotency there and then;
+// concurrent Creates share its round trips when it can write many at once), but
 // an Update the store cannot take (or every Update, with WriteBehind) is kept in a bounded
 // local buffer, latest version per call, and written by Run, which retries with backoff
 // while the store fails, or by Flush at shutdown. While the store is failing, Updates go straight to the buffer so that
@@ -89,6 +90,8 @@ type Buffered struct {
 	// ended: only their Updates are written behind. Any other Update is written through, so
 	// that the store still answers for calls it does not know or that ended.
 	live map[string]struct{}
+
+	creates createQueue
 }
 
 // entry is the latest version of one call that the store does not have yet. Its call is
@@ -121,17 +124,6 @@ func NewBuffered(cfg BufferConfig, s Store) (*Buffered, error) {
 		wake:    make(chan struct{}, 1),
 		live:    make(map[string]struct{}),
 	}, nil
-}
-
-// Create implements Store: it is the store's Create.
-func (b *Buffered) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
-	got, created, err := b.store.Create(ctx, c)
-	if created && b.cfg.WriteBehind && !c.Termination.Ended() {
-		b.mu.Lock()
-		b.live[c.ID] = struct{}{}
-		b.mu.Unlock()
-	}
-	return got, created, err
 }
 
 // Update implements Store. It returns nil once the record is written or buffered, and the

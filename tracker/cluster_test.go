@@ -19,15 +19,25 @@ import (
 
 // The whole suite again, on Redis in cluster mode: one node owning all 16384 slots, which
 // refuses what any Cluster refuses (a script or transaction whose keys are in different
-// slots), so the key layout is checked for real.
+// slots), so the key layout is checked for real. It runs twice: on the store alone, and
+// through a write-behind buffer, as telephonyd uses it, whose batches of Creates and
+// Updates put many calls' keys in one pipeline.
 func TestRedisCluster(t *testing.T) {
-	const subtests = 8 // the suite's seven and the one below; each needs an empty node
+	const subtests = 15 // the suite's seven twice and the one below; each needs an empty node
 	nodes := make(chan *redis.ClusterClient, subtests)
 	for _, c := range startClusterRedis(t, subtests) {
 		nodes <- c
 	}
 	testStore(t, func(t *testing.T) Store {
 		return newRedis(t, RedisConfig{Now: suiteClock, ReportLabels: suiteReportLabels}, <-nodes)
+	})
+	t.Run("write-behind", func(t *testing.T) {
+		testStore(t, func(t *testing.T) Store {
+			b := newBuffered(t, BufferConfig{WriteBehind: true},
+				newRedis(t, RedisConfig{Now: suiteClock, ReportLabels: suiteReportLabels}, <-nodes))
+			runBuffered(t, b)
+			return b
+		})
 	})
 	t.Run("the node refuses keys of two slots", func(t *testing.T) {
 		t.Parallel()

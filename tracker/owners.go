@@ -68,21 +68,21 @@ func newOwnership(instance string) *ownership {
 	return o
 }
 
-// own adds a call about to be created to this instance's live set, having first made the
-// instance known, so that a crash right after still leaves the call to be found.
-func (r *Redis) own(ctx context.Context, id string) error {
+// own adds calls about to be created to this instance's live set, in one SADD, having first
+// made the instance known, so that a crash right after still leaves the calls to be found.
+func (r *Redis) own(ctx context.Context, ids ...string) error {
 	inst := r.owner.instance
-	if inst == "" {
+	if inst == "" || len(ids) == 0 {
 		return nil
 	}
 	if !r.owner.registered.Load() {
 		if _, err := r.beat(ctx, time.Duration(r.owner.ttl.Load())); err != nil {
-			return fmt.Errorf("tracker: create call %s: register instance %s: %w", id, inst, err)
+			return fmt.Errorf("register instance %s: %w", inst, err)
 		}
 		r.owner.registered.Store(true)
 	}
-	if err := r.c.SAdd(ctx, liveKey(inst), id).Err(); err != nil {
-		return fmt.Errorf("tracker: create call %s: own: %w", id, err)
+	if err := r.c.SAdd(ctx, liveKey(inst), ids).Err(); err != nil {
+		return fmt.Errorf("own: %w", err)
 	}
 	return nil
 }

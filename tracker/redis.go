@@ -2,16 +2,12 @@ package tracker
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/ccplane/telephony"
 )
 
 // RedisConfig configures a Redis store. The zero value of every field is its default.
@@ -108,130 +104,4 @@ func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
 		r.now = time.Now
 	}
 	return r, nil
-}
-
-// Create implements Store. With a request id, the claim (callreq:{rid}) is taken first,
-// then the record written, then the call added to the indexes. Failing to index does not
-// fail Create, since the record and the claim exist and the caller must dial: the call is
-// logged (Warn), and indexed again when it ends.
-func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
-	if err := validate(c); err != nil {
-		return nil, false, err
-	}
-	if c.RequestID != "" {
-		owner, err := r.claim(ctx, c)
-		if err != nil {
-			return nil, false, err
-		}
-		if owner != nil {
-			return owner, false, nil
-		}
-	}
-	if !c.Termination.Ended() {
-		// Owned before its record exists, so that no record of a live call is left unowned.
-		if err := r.own(ctx, c.ID); err != nil {
-			return nil, false, err
-		}
-	}
-	data, err := encodeCall(c)
-	if err != nil {
-		return nil, false, err
-	}
-	got := c.Clone()
-	old, err := r.create.Run(ctx, r.c, []string{callKey(c.ID)}, data, r.ttl).Text()
-	switch {
-	case err == nil:
-		// The same Create again, after an error or a lost reply: answer what is stored, and
-		// do again what the first attempt may not have done (index, count).
-		if got, err = decodeCall(old); err != nil {
-			return nil, false, err
-		}
-	case !errors.Is(err, redis.Nil):
-		return nil, false, fmt.Errorf("tracker: create call %s: %w", c.ID, err)
-	}
-	cutoff := "(" + nanosPrefix(r.now().Add(-r.retention))
-	member := memberOf(got)
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, key := range []string{allKey, gatewayIndexKey(got.Gateway)} {
-			p.ZAdd(ctx, key, redis.Z{Member: member})
-			// Trimming as calls are added keeps each index to the retention without a
-			// sweeper: it is O(log n) when nothing is due.
-			p.ZRemRangeByLex(ctx, key, "-", cutoff)
-		}
-		return nil
-	})
-	if err != nil {
-		r.log.WarnContext(ctx, "call not indexed until it ends", "call_id", c.ID, "err", err)
-	}
-	if got.Termination.Ended() {
-		// Created ended (refused before dialling): count it like any call that ends.
-		if err := r.Update(ctx, got); err != nil {
-			return nil, false, err
-		}
-	}
-	return got, true, nil
-}
-
-// claim claims c.RequestID for c and returns nil, or returns the call that holds it.
-func (r *Redis) claim(ctx context.Context, c *telephony.Call) (*telephony.Call, error) {
-	key := requestKey(c.RequestID)
-	// A claim that expires or is taken over between our reads is settled by the next
-	// round; a third failing too would mean something else keeps rewriting the claim.
-	for range 3 {
-		ok, err := r.c.SetNX(ctx, key, c.ID, r.retention).Result()
-		if err != nil {
-			return nil, fmt.Errorf("tracker: claim request %s: %w", c.RequestID, err)
-		}
-		if ok {
-			return nil, nil
-		}
-		owner, err := r.c.Get(ctx, key).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			continue // expired between SETNX and GET
-		case err != nil:
-			return nil, fmt.Errorf("tracker: claim request %s: %w", c.RequestID, err)
-		case owner == c.ID:
-			return nil, nil // the same Create again
-		}
-		got, err := r.waitRecord(ctx, owner)
-		if !errors.Is(err, ErrNotFound) {
-			return got, err
-		}
-		// The owner claimed the request id and never wrote its record: its Create failed
-		// between the two writes and the client is retrying. Take the claim over, unless
-		// someone else did first.
-		took, err := r.takeover.Run(ctx, r.c, []string{key}, owner, c.ID, r.ttl).Int()
-		if err != nil {
-			return nil, fmt.Errorf("tracker: take over request %s: %w", c.RequestID, err)
-		}
-		if took == 1 {
-			r.log.WarnContext(ctx, "request id taken over from a call never recorded",
-				"call_id", c.ID, "request_id", c.RequestID, "previous_call_id", owner)
-			return nil, nil
-		}
-	}
-	return nil, fmt.Errorf("tracker: claim request %s: claim keeps changing", c.RequestID)
-}
-
-// waitRecord returns the record of a call whose request claim exists, waiting up to
-// claimWait for a Create in progress on another instance to write it.
-func (r *Redis) waitRecord(ctx context.Context, id string) (*telephony.Call, error) {
-	deadline := time.NewTimer(r.claimWait)
-	defer deadline.Stop()
-	tick := time.NewTicker(r.claimWait / 50)
-	defer tick.Stop()
-	for {
-		got, err := r.Get(ctx, id)
-		if !errors.Is(err, ErrNotFound) {
-			return got, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-deadline.C:
-			return nil, err
-		case <-tick.C:
-		}
-	}
 }

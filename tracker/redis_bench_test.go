@@ -71,3 +71,65 @@ func benchCallRecords(b *testing.B, s Store, flush func(context.Context) error) 
 	}
 	b.ReportMetric(float64(benchCalls*round)/elapsed.Seconds(), "calls/s")
 }
+
+// BenchmarkRedisCreate creates 10,000 calls per op from 64 goroutines, as that many
+// concurrent PlaceCalls would (each with a request id, on a store that owns its calls, as
+// telephonyd's does), and reports creates/s and Redis round trips per create: straight to
+// the store, and through Buffered, which batches concurrent Creates.
+func BenchmarkRedisCreate(b *testing.B) {
+	b.Run("direct", func(b *testing.B) {
+		s, trips := newBenchCreateStore(b)
+		benchCreate(b, s, trips)
+	})
+	b.Run("batched", func(b *testing.B) {
+		s, trips := newBenchCreateStore(b)
+		benchCreate(b, newBuffered(b, BufferConfig{}, s), trips)
+	})
+}
+
+func newBenchCreateStore(b *testing.B) (*Redis, *tripHook) {
+	c := newClient(b, testenv.StartRedis(b))
+	h := &tripHook{}
+	c.AddHook(h)
+	return newRedis(b, RedisConfig{Now: suiteClock, Instance: "bench"}, c), h
+}
+
+func benchCreate(b *testing.B, s Store, trips *tripHook) {
+	b.ReportAllocs()
+	var elapsed time.Duration
+	round := 0
+	trips.trips.Store(0)
+	for b.Loop() {
+		round++
+		ids := make(chan int, benchCalls) // every call of the round, queued up front
+		for i := range benchCalls {
+			ids <- i
+		}
+		close(ids)
+		errs := make(chan error, benchWorkers) // at most one per worker
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range benchWorkers {
+			wg.Go(func() {
+				for i := range ids {
+					id := fmt.Sprintf("bench-%d-%d", round, i)
+					c := &telephony.Call{ID: id, RequestID: "req-" + id, Gateway: "gw-bench", From: "100", To: "79001234567",
+						Labels: map[string]string{"campaign": "bench"}, State: telephony.StateDialing,
+						CreatedAt: suiteT0.Add(time.Duration(i) * time.Millisecond)}
+					if _, _, err := s.Create(b.Context(), c); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchCalls*round)/elapsed.Seconds(), "creates/s")
+	b.ReportMetric(float64(trips.trips.Load())/float64(benchCalls*round), "trips/create")
+}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ccplane/telephony/directions"
@@ -234,7 +233,7 @@ func (c fileConfig) validate() error {
 		errs = append(errs, errors.New("sip.listen is empty"))
 	}
 	if c.Redis.URL != "" {
-		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+		if _, err := redisOptions(c.Redis.URL); err != nil {
 			errs = append(errs, fmt.Errorf("redis.url: %w", err))
 		}
 	}

@@ -10,31 +10,23 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/ccplane/telephony/tracker"
 )
 
-// openRedis returns the client of redis.url, or nil when it is empty (in-memory stores).
+// openRedis returns the client of redis.url (see redisOptions for its forms), or nil when
+// it is empty (in-memory stores).
 func openRedis(cfg fileConfig, log *slog.Logger) (redis.UniversalClient, error) {
 	if cfg.Redis.URL == "" {
 		return nil, nil
 	}
-	opt, err := redis.ParseURL(cfg.Redis.URL)
+	opt, err := redisOptions(cfg.Redis.URL)
 	if err != nil {
 		return nil, fmt.Errorf("redis.url: %w", err)
 	}
 	// go-redis logs dial failures through a process-wide logger of its own.
 	redis.SetLogger(redisLogger{log.With("component", "redis")})
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
-		DB: opt.DB, TLSConfig: opt.TLSConfig,
-		// Neither handshake extra is for us: CLIENT SETINFO needs Redis 7.2, and maintenance
-		// notifications are a Redis Enterprise feature; other servers answer both with an
-		// error at every connect, which telephony_redis_errors_total would count.
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	}), nil
+	return redis.NewUniversalClient(opt), nil
 }
 
 // redisLogger sends go-redis's own messages (reconnects, dial failures) to our log.

@@ -29,6 +29,10 @@ type RedisOptions struct {
 	// Persist turns on the append-only file, synced on every write, so what a test wrote
 	// survives Stop and Start (and even a crash). Off by default: nothing is written to disk.
 	Persist bool
+	// Cluster starts the server in cluster mode, owning no slot until it joins a cluster
+	// (StartRedisCluster joins such servers). Its node configuration is in its directory, so
+	// it stays the same node across Stop and Start.
+	Cluster bool
 }
 
 // RedisServer is a redis-server started for one test, which the test may stop and start
@@ -42,6 +46,7 @@ type RedisServer struct {
 	port    int
 	addr    string
 	persist bool
+	cluster bool
 	proc    *process // nil while stopped
 }
 
@@ -55,7 +60,7 @@ func StartRedisServer(t testing.TB, opts RedisOptions) *RedisServer {
 		t.Fatal(notInstalled("redis-server", "redis-server"))
 	}
 	dir := t.TempDir()
-	s := &RedisServer{t: t, bin: bin, dir: dir, logFile: filepath.Join(dir, "redis.log"), persist: opts.Persist}
+	s := &RedisServer{t: t, bin: bin, dir: dir, logFile: filepath.Join(dir, "redis.log"), persist: opts.Persist, cluster: opts.Cluster}
 	for attempt := 1; ; attempt++ {
 		s.port = FreePort(t, "tcp")
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
@@ -121,6 +126,10 @@ func (s *RedisServer) start() error {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
 		args = append(args, "--appendonly", "no")
+	}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"),
+			"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout.Milliseconds())))
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir

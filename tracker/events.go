@@ -1,0 +1,358 @@
+package tracker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The events of a call are under the call's hash tag, like its record, so that the append
+// script touches one Cluster slot:
+//
+//	events:{ID}          stream: entry 0-SEQ is event SEQ (from 1, no gap), fields
+//	                       p = payload, l = "1" on the last event
+//	events:{ID}:owner    string: the instance that appended the call's first event
+//	                     both: TTL EventsConfig.MaxAge after each append, then
+//	                       EventsConfig.Retention once the last event is in
+//
+// and every event appended is published on the channel events:{ID} as "SEQ:L:PAYLOAD", L =
+// 1 for the last event.
+func eventsKey(id string) string      { return "events:{" + id + "}" }
+func eventsOwnerKey(id string) string { return eventsKey(id) + ":owner" }
+
+// eventsChannel is named like the stream, to be read the same in redis-cli.
+func eventsChannel(id string) string { return eventsKey(id) }
+
+// callOfChannel is the call ID of an events channel.
+func callOfChannel(ch string) (string, bool) {
+	id, ok := strings.CutPrefix(ch, "events:{")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(id, "}")
+}
+
+// appendScript: KEYS = {stream, owner}; ARGV = {channel, owner, live TTL ms, ended TTL ms,
+// then seq, last 0|1, payload of each event}. It adds and publishes, in order, the events
+// after the stream's last, skipping those already in (a retry), and returns {0, last seq},
+// or {1, last seq} at an event that would leave a gap, {2, last seq} at one after the last
+// event (having added those before it). Adding and publishing in one script makes each
+// message leave the stream's node after its entry is written, in the stream's order.
+const appendScript = `
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local seq, ended = 0, false
+if top then
+  seq = tonumber(string.sub(top[1], 3))
+  for i = 1, #top[2], 2 do
+    if top[2][i] == 'l' then ended = true end
+  end
+end
+local refused = 0
+for i = 5, #ARGV, 3 do
+  local s = tonumber(ARGV[i])
+  if s > seq then
+    if ended then refused = 2 break end
+    if s ~= seq + 1 then refused = 1 break end
+    if ARGV[i+1] == '1' then
+      redis.call('XADD', KEYS[1], '0-' .. ARGV[i], 'p', ARGV[i+2], 'l', '1')
+    else
+      redis.call('XADD', KEYS[1], '0-' .. ARGV[i], 'p', ARGV[i+2])
+    end
+    redis.call('PUBLISH', ARGV[1], ARGV[i] .. ':' .. ARGV[i+1] .. ':' .. ARGV[i+2])
+    seq, ended = s, ARGV[i+1] == '1'
+  end
+end
+if seq > 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'NX')
+  local ttl = ARGV[3]
+  if ended then ttl = ARGV[4] end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return {refused, seq}
+`
+
+var (
+	// ErrEventOrder is returned by Append for an event that would leave a gap in its call's
+	// stream or follow the call's last event, and for events not given in order.
+	ErrEventOrder = errors.New("tracker: event out of order")
+	// ErrSequenceAhead is returned by a StreamWatch whose start is beyond the last event of
+	// a call that has ended: no event will ever come after it.
+	ErrSequenceAhead = errors.New("tracker: sequence beyond the call's last event")
+)
+
+// Defaults of EventsConfig.
+const (
+	DefaultEventMaxAge    = 24 * time.Hour
+	DefaultEventRetention = 10 * time.Minute
+	DefaultEventResync    = 5 * time.Second
+)
+
+// EventsConfig configures EventStreams. The zero value of every field is its default.
+type EventsConfig struct {
+	// MaxAge is how long a call's events are kept after its latest append until its last
+	// event is in: it bounds the stream of a call whose owner died mid-call. Default 24 h.
+	MaxAge time.Duration
+	// Retention is how long a call's events stay watchable after its last event was
+	// appended. Default 10 minutes.
+	Retention time.Duration
+	// Resync is how often a watch that waits reads its stream even without a notification,
+	// for one lost where nothing tells (Run not running, a broken link between Cluster
+	// nodes). Default 5 s.
+	Resync time.Duration
+	// Logger receives the failures of the subscription (Warn) and its return (Info).
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// Validate reports a negative duration.
+func (c EventsConfig) Validate() error {
+	if c.MaxAge < 0 || c.Retention < 0 || c.Resync < 0 {
+		return fmt.Errorf("tracker: event max age %v, retention %v, resync %v: none may be negative",
+			c.MaxAge, c.Retention, c.Resync)
+	}
+	return nil
+}
+
+// StreamEvent is one event of a call's stream.
+type StreamEvent struct {
+	// Seq numbers the call's events from 1, without gaps.
+	Seq uint64
+	// Payload is the event, opaque to the tracker. Events handed out share it: it must not
+	// be modified.
+	Payload []byte
+	// Last marks the call's last event: none follows it.
+	Last bool
+}
+
+// CallEvents are events of one call to append, in order.
+type CallEvents struct {
+	CallID string
+	// Owner is the instance that owns the call, recorded with its first event.
+	Owner  string
+	Events []StreamEvent
+}
+
+// EventStreams keeps each call's events in Redis, for any instance to replay and follow
+// (Watch). One instance, the call's owner, appends them. Live events reach the watches of
+// an instance through one subscription, which Run holds: classic PUBLISH and SUBSCRIBE,
+// which a Cluster delivers from any node to any node, so one connection serves every call
+// whatever its slot, and survives resharding. Sharded pub/sub (SPUBLISH) would keep each
+// message on its shard but need a connection to every shard, following slot moves; call
+// events are few (tens per call) and small, so the broadcast costs less than that. It is
+// safe for concurrent use.
+type EventStreams struct {
+	c         redis.UniversalClient
+	log       *slog.Logger
+	maxAge    string // ms, the script's argument
+	retention string // ms, the script's argument
+	resync    time.Duration
+	append    *redis.Script
+	running   atomic.Bool
+
+	// subMu orders the subscription's changes: a channel's SUBSCRIBE and UNSUBSCRIBE are
+	// sent in the order its watches come and go.
+	subMu sync.Mutex
+	ps    *redis.PubSub // guarded by subMu; nil while Run holds no subscription
+
+	mu      sync.Mutex
+	watches map[string]map[*StreamWatch]struct{} // by call ID; guarded by mu
+}
+
+// NewEventStreams returns the event streams on c. The caller keeps ownership of c.
+func NewEventStreams(cfg EventsConfig, c redis.UniversalClient) (*EventStreams, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &EventStreams{
+		c:         c,
+		log:       log.With("component", "tracker"),
+		maxAge:    strconv.FormatInt(cmp.Or(cfg.MaxAge, DefaultEventMaxAge).Milliseconds(), 10),
+		retention: strconv.FormatInt(cmp.Or(cfg.Retention, DefaultEventRetention).Milliseconds(), 10),
+		resync:    cmp.Or(cfg.Resync, DefaultEventResync),
+		append:    redis.NewScript(appendScript),
+		watches:   make(map[string]map[*StreamWatch]struct{}),
+	}, nil
+}
+
+// Append appends evs to the stream of call id, owned by instance owner. See AppendMany.
+func (s *EventStreams) Append(ctx context.Context, id, owner string, evs ...StreamEvent) error {
+	return s.AppendMany(ctx, []CallEvents{{CallID: id, Owner: owner, Events: evs}})[0]
+}
+
+// AppendMany appends the events of several calls in one round trip per node; errs[i] is
+// calls[i]'s. Each call's events go after the last in its stream, in order, and are
+// published to its watchers; an event whose sequence is already in the stream is taken as
+// a retry and skipped (its payload unchecked), so appending again after an error is safe.
+// An event that would leave a gap or follow the last event is refused with ErrEventOrder,
+// as are events not in increasing order; those before it are appended. The first append of
+// a call records its owner. The stream expires EventsConfig.MaxAge after its latest append,
+// or Retention after its last event.
+func (s *EventStreams) AppendMany(ctx context.Context, calls []CallEvents) []error {
+	errs := make([]error, len(calls))
+	type run struct {
+		i    int
+		keys []string
+		args []any
+		cmd  *redis.Cmd
+	}
+	runs := make([]run, 0, len(calls))
+	for i, ce := range calls {
+		args, err := s.appendArgs(ce)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		runs = append(runs, run{i: i, keys: []string{eventsKey(ce.CallID), eventsOwnerKey(ce.CallID)}, args: args})
+	}
+	if len(runs) == 0 {
+		return errs
+	}
+	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j := range runs {
+			runs[j].cmd = s.append.EvalSha(ctx, p, runs[j].keys, runs[j].args...)
+		}
+		return nil
+	})
+	for _, r := range runs {
+		cmd := r.cmd
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // a restarted Redis lost the script
+			cmd = s.append.Run(ctx, s.c, r.keys, r.args...)
+		}
+		errs[r.i] = appendResult(calls[r.i].CallID, cmd)
+	}
+	return errs
+}
+
+// appendArgs are the append script's arguments for ce, which it checks.
+func (s *EventStreams) appendArgs(ce CallEvents) ([]any, error) {
+	if ce.CallID == "" || ce.Owner == "" {
+		return nil, fmt.Errorf("tracker: append events of call %q: no call ID or owner (%q)", ce.CallID, ce.Owner)
+	}
+	args := make([]any, 0, 4+3*len(ce.Events))
+	args = append(args, eventsChannel(ce.CallID), ce.Owner, s.maxAge, s.retention)
+	prev := StreamEvent{}
+	for _, ev := range ce.Events {
+		if ev.Seq <= prev.Seq || prev.Last {
+			return nil, fmt.Errorf("tracker: append events of call %s: %w: %d after %d (last %v)",
+				ce.CallID, ErrEventOrder, ev.Seq, prev.Seq, prev.Last)
+		}
+		last := "0"
+		if ev.Last {
+			last = "1"
+		}
+		args = append(args, strconv.FormatUint(ev.Seq, 10), last, ev.Payload)
+		prev = ev
+	}
+	return args, nil
+}
+
+// appendResult reads the append script's answer for call id.
+func appendResult(id string, cmd *redis.Cmd) error {
+	res, err := cmd.Int64Slice()
+	switch {
+	case err != nil:
+		return fmt.Errorf("tracker: append events of call %s: %w", id, err)
+	case len(res) != 2:
+		return fmt.Errorf("tracker: append events of call %s: script answered %v", id, res)
+	case res[0] == 1:
+		return fmt.Errorf("tracker: append events of call %s: %w: a gap after event %d", id, ErrEventOrder, res[1])
+	case res[0] == 2:
+		return fmt.Errorf("tracker: append events of call %s: %w: event %d was the last", id, ErrEventOrder, res[1])
+	}
+	return nil
+}
+
+// Range returns the events of call id after sequence after, at most count of them (all
+// for count <= 0); none for an unknown call.
+func (s *EventStreams) Range(ctx context.Context, id string, after uint64, count int64) ([]StreamEvent, error) {
+	var msgs []redis.XMessage
+	var err error
+	if count > 0 {
+		msgs, err = s.c.XRangeN(ctx, eventsKey(id), afterID(after), "+", count).Result()
+	} else {
+		msgs, err = s.c.XRange(ctx, eventsKey(id), afterID(after), "+").Result()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tracker: events of call %s: %w", id, err)
+	}
+	return decodeEvents(id, msgs)
+}
+
+// Owner returns the instance that owns call id, as its first event recorded it, or
+// ErrNotFound if the call has no events (yet, or any more).
+func (s *EventStreams) Owner(ctx context.Context, id string) (string, error) {
+	owner, err := s.c.Get(ctx, eventsOwnerKey(id)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", fmt.Errorf("tracker: owner of call %s: %w", id, ErrNotFound)
+	case err != nil:
+		return "", fmt.Errorf("tracker: owner of call %s: %w", id, err)
+	}
+	return owner, nil
+}
+
+// read returns up to count events of call id after sequence after, and the stream's
+// last event (nil if there is no stream), in one round trip.
+func (s *EventStreams) read(ctx context.Context, id string, after uint64, count int64) ([]StreamEvent, *StreamEvent, error) {
+	var from, top *redis.XMessageSliceCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		from = p.XRangeN(ctx, eventsKey(id), afterID(after), "+", count)
+		top = p.XRevRangeN(ctx, eventsKey(id), "+", "-", 1)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracker: events of call %s: %w", id, err)
+	}
+	evs, err := decodeEvents(id, from.Val())
+	if err != nil || len(top.Val()) == 0 {
+		return evs, nil, err
+	}
+	last, err := decodeEvents(id, top.Val())
+	if err != nil {
+		return nil, nil, err
+	}
+	return evs, &last[0], nil
+}
+
+// afterID is the XRANGE start of the entries after sequence seq.
+func afterID(seq uint64) string { return "(0-" + strconv.FormatUint(seq, 10) }
+
+func decodeEvents(id string, msgs []redis.XMessage) ([]StreamEvent, error) {
+	evs := make([]StreamEvent, len(msgs))
+	for i, m := range msgs {
+		seq, ok := strings.CutPrefix(m.ID, "0-")
+		n, err := strconv.ParseUint(seq, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("tracker: events of call %s: entry %s is not 0-SEQ", id, m.ID)
+		}
+		p, _ := m.Values["p"].(string)
+		_, last := m.Values["l"]
+		evs[i] = StreamEvent{Seq: n, Payload: []byte(p), Last: last}
+	}
+	return evs, nil
+}
+
+// decodeMessage reads a published "SEQ:L:PAYLOAD".
+func decodeMessage(msg string) (StreamEvent, bool) {
+	seq, rest, ok := strings.Cut(msg, ":")
+	last, p, ok2 := strings.Cut(rest, ":")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || !ok2 || err != nil || n == 0 {
+		return StreamEvent{}, false
+	}
+	return StreamEvent{Seq: n, Payload: []byte(p), Last: last == "1"}, true
+}
