@@ -28,6 +28,8 @@ type CallService struct {
 	records  records
 	check    directionCheck
 	events   *eventLogs
+	pub      *publisher  // nil for a single instance
+	owners   *ownerCache // nil for a single instance
 	gateways map[string]sipengine.Gateway
 	metrics  *Metrics
 
@@ -57,6 +59,7 @@ func NewCallService(cfg Config, d dialer, r records, check directionCheck) (*Cal
 	for _, g := range cfg.Gateways {
 		s.gateways[g.Name] = g
 	}
+	s.pub, s.owners = newPublisher(s, cfg.Shared), newOwnerCache(cfg.Shared)
 	return s, nil
 }
 
@@ -202,14 +205,15 @@ func (s *CallService) forget(id string) {
 
 // HangUp implements telephony.v1.CallService.
 func (s *CallService) HangUp(ctx context.Context, r *telephonyv1.HangUpRequest) (*telephonyv1.HangUpResponse, error) {
-	s.mu.Lock()
-	var call *sipengine.Call
-	if o := s.live[r.GetCallId()]; o != nil {
-		call = o.call
+	call := s.hangUpLocal(r.GetCallId())
+	if call == nil && s.cfg.Shared != nil {
+		rec, err := s.hangUpRemote(ctx, r.GetCallId())
+		if err != nil {
+			return nil, toStatus(ctx, s.log, recordsError(err))
+		}
+		return &telephonyv1.HangUpResponse{Call: callToProto(rec)}, nil
 	}
-	s.mu.Unlock()
 	if call != nil {
-		call.Hangup()
 		wait := time.NewTimer(s.cfg.HangUpWait)
 		defer wait.Stop()
 		select {
@@ -253,6 +257,9 @@ func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.Ser
 		}
 	}
 	l, ok := s.events.get(r.GetCallId())
+	if !ok && s.cfg.Shared != nil {
+		return toStatus(ctx, s.log, s.watchRemote(ctx, r.GetCallId(), r.GetAfterSequence(), stream))
+	}
 	if !ok {
 		if _, err := s.records.Get(ctx, r.GetCallId()); err != nil {
 			return toStatus(ctx, s.log, recordsError(err))

@@ -23,6 +23,9 @@ type Config struct {
 	// EventRetention is how long a call's event history stays watchable after it ended;
 	// default 10 min.
 	EventRetention time.Duration
+	// Shared makes this instance one of several that answer for each other's calls through
+	// Redis; nil for a single instance.
+	Shared *Shared
 	// Metrics receives the call series; nil records none.
 	Metrics *Metrics
 	// Logger receives the server's logs; nil discards them.
@@ -64,6 +67,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if c.Shared, err = c.Shared.withDefaults(); err != nil {
+		return c, err
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
@@ -54,6 +55,9 @@ type stackConfig struct {
 	logs io.Writer
 	// wrapRecords, if set, stands between the call service and its record store.
 	wrapRecords func(tracker.Store) tracker.Store
+	// sharedRedis, if set, is the address of a redis-server that this stack shares with
+	// others as one of several instances (server.Shared): its records are there too.
+	sharedRedis string
 }
 
 func startStack(t *testing.T, sc stackConfig) *stack {
@@ -92,7 +96,11 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 		t.Fatal(err)
 	}
 	var records tracker.Store = tracker.NewMemory().WithReportLabels("campaign")
-	if sc.redisRecords {
+	var shared *server.Shared
+	switch {
+	case sc.sharedRedis != "":
+		records, shared = sharedStores(t, sc.sharedRedis)
+	case sc.redisRecords:
 		client := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
 		t.Cleanup(func() { client.Close() })
 		if records, err = tracker.NewRedis(tracker.RedisConfig{ReportLabels: []string{"campaign"}}, client); err != nil {
@@ -109,10 +117,11 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	}
 	testenv.Run(t, "trunks", trunks.Run)
 	reg := prometheus.NewRegistry()
-	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Metrics: server.NewMetrics(reg), Logger: log}, trunks, records, cache)
+	calls, err := server.NewCallService(server.Config{Gateways: sc.gateways, Shared: shared, Metrics: server.NewMetrics(reg), Logger: log}, trunks, records, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
+	testenv.Run(t, "call sharing", calls.Run)
 	srv, _ := server.NewGRPCServer(log, server.GRPCConfig{Auth: sc.auth, RateLimit: sc.rateLimit}, server.Services{
 		Calls:      calls,
 		Directions: server.NewDirectionService(log, names, store, cache),
@@ -136,6 +145,28 @@ func startStack(t *testing.T, sc stackConfig) *stack {
 	return &stack{conn: cc, client: telephonyv1.NewCallServiceClient(cc),
 		directions: telephonyv1.NewDirectionServiceClient(cc), reports: telephonyv1.NewReportServiceClient(cc),
 		gateways: telephonyv1.NewGatewayServiceClient(cc), engine: engine, metrics: reg}
+}
+
+// sharedStores returns the records and the server.Shared of one instance of several on the
+// redis-server at addr, with their loops running until the test ends.
+func sharedStores(t *testing.T, addr string) (tracker.Store, *server.Shared) {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	rec, err := tracker.NewRedis(tracker.RedisConfig{ReportLabels: []string{"campaign"}, Instance: uuid.NewString()}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Run(t, "ownership", func(ctx context.Context) error { return rec.RunOwnership(ctx, 100*time.Millisecond) })
+	events, err := tracker.NewEventStreams(tracker.EventsConfig{}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := tracker.NewCommands(tracker.CommandsConfig{}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, &server.Shared{Instance: rec.Instance(), Events: events, Commands: cmds, Owners: rec, OwnerCheck: 200 * time.Millisecond}
 }
 
 // render writes an event as one short line, so that whole histories compare as strings:

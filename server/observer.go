@@ -27,7 +27,10 @@ func (o *callObserver) Observe(ev sipengine.Event) {
 			o.s.log.Error("call record not written", "call_id", o.rec.ID, "err", err)
 		}
 	}
-	o.events.append(newLogEvent(ev, o.rec))
+	le := newLogEvent(ev, o.rec)
+	if seq := o.events.append(le); seq > 0 {
+		o.s.pub.enqueue(o.rec.ID, seq, le)
+	}
 	if ev.Kind == sipengine.EventEnded {
 		o.s.forget(o.rec.ID)
 	}

@@ -32,6 +32,10 @@
 //	                             buckets; TTL = retention after the last count
 //	instance:{i:INSTANCE}      string: the instance's heartbeat, TTL = 3 × RunOwnership's interval
 //	calls:live:{i:INSTANCE}    set: the IDs of the calls the instance created and has not ended
+//	events:{ID}                stream: the call's events for every instance (EventStreams),
+//	                             entry 0-SEQ = event SEQ; published on the channel events:{ID}
+//	events:{ID}:owner          string: the instance that appended the call's first event
+//	cmd:{i:INSTANCE}           stream: commands to the instance (Commands), MAXLEN ~
 //
 // and three keys that span every slot, each a single key in one slot of a Cluster:
 //

@@ -27,7 +27,7 @@ func (r *Redis) Alive(ctx context.Context, instance string) (bool, error) {
 // already, or live with an owner alive (this instance, for one), or owned by no instance
 // (created without RedisConfig.Instance). It returns ErrNotFound for an unknown call.
 func (r *Redis) EndIfOwnerDead(ctx context.Context, id string) (*telephony.Call, bool, error) {
-	owner, alive, err := r.ownerOf(ctx, id)
+	owner, alive, err := r.OwnerOf(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -46,9 +46,9 @@ func (r *Redis) EndIfOwnerDead(ctx context.Context, id string) (*telephony.Call,
 	return c, ended, nil
 }
 
-// ownerOf finds the instance whose live set holds call id ("" for none), and whether it is
-// alive: this instance always is.
-func (r *Redis) ownerOf(ctx context.Context, id string) (string, bool, error) {
+// OwnerOf finds the instance whose live set holds call id ("" for none: the call ended, or
+// was never owned), and whether it is alive: this instance always is.
+func (r *Redis) OwnerOf(ctx context.Context, id string) (string, bool, error) {
 	known, err := r.c.SMembers(ctx, instancesKey).Result()
 	if err != nil {
 		return "", false, fmt.Errorf("tracker: owner of call %s: %w", id, err)
@@ -72,3 +72,6 @@ func (r *Redis) ownerOf(ctx context.Context, id string) (string, bool, error) {
 	}
 	return "", false, nil
 }
+
+// Instance is RedisConfig.Instance: the instance this store owns calls for.
+func (r *Redis) Instance() string { return r.owner.instance }

@@ -49,6 +49,14 @@ type fileConfig struct {
 	} `yaml:"calls"`
 	Redis struct {
 		URL string `yaml:"url"`
+		// Heartbeat is how often this instance proves it is alive; it is taken for dead,
+		// and its unfinished calls ended as LOST, after three missed beats.
+		Heartbeat duration `yaml:"heartbeat"`
+		// ShareCalls makes the instances on this Redis answer for each other's calls:
+		// each call's events are appended to a stream in Redis for WatchCall on any
+		// instance, and HangUp reaches the call's owner. Off only for a lone instance that
+		// wants to save those writes.
+		ShareCalls *bool `yaml:"share_calls"`
 	} `yaml:"redis"`
 	Metrics struct {
 		Listen string `yaml:"listen"`
@@ -199,6 +207,7 @@ func defaultConfig() fileConfig {
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.Shutdown.Grace = duration(10 * time.Second)
+	c.Redis.Heartbeat = duration(tracker.DefaultOwnershipInterval)
 	return c
 }
 
@@ -246,6 +255,9 @@ func (c fileConfig) validate() error {
 	// The record stores share these rules for report labels, whichever store is in use.
 	if err := (tracker.RedisConfig{ReportLabels: c.Calls.ReportLabels}).Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("calls.report_labels: %w", err))
+	}
+	if c.Redis.Heartbeat <= 0 {
+		errs = append(errs, errors.New("redis.heartbeat must be positive"))
 	}
 	if c.Shutdown.Grace <= 0 {
 		errs = append(errs, errors.New("shutdown.grace must be positive"))

@@ -105,6 +105,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("record writer stopped", "err", err)
 		}
 	})
+	sharedCtx, stopShared := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopShared()
+	sharedDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(sharedDone)
+		if err := svc.calls.Run(sharedCtx); err != nil {
+			log.Error("call sharing stopped", "err", err)
+		}
+	})
 	sipCtx, stopSIP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSIP()
 	engineDone := make(chan struct{})
@@ -168,6 +177,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stopSIP() // the engine ends every live call and returns once they are recorded
 	<-engineDone
 	svc.calls.Close()
+	stopShared() // after the calls' last events, which it appends before it returns
+	<-sharedDone
 	stopRecords()
 	<-recordsDone
 	grace := time.Duration(cfg.Shutdown.Grace)
@@ -262,11 +273,16 @@ func build(ctx context.Context, cfg fileConfig, log *slog.Logger) (*service, err
 	if err != nil {
 		return nil, errors.Join(err, engine.Close(), closeRedis())
 	}
+	shared, err := openShared(cfg, client, recs, log)
+	if err != nil {
+		return nil, errors.Join(err, engine.Close(), closeRedis())
+	}
 	calls, err := server.NewCallService(server.Config{
 		Gateways:       gws,
 		RingTimeout:    time.Duration(cfg.Calls.RingTimeout),
 		MaxDuration:    time.Duration(cfg.Calls.MaxDuration),
 		EventRetention: time.Duration(cfg.Calls.EventRetention),
+		Shared:         shared,
 		Metrics:        server.NewMetrics(reg),
 		Logger:         log,
 	}, trunks, recs, cache)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ccplane/telephony/server"
 	"github.com/ccplane/telephony/tracker"
 )
 
@@ -42,8 +43,9 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 // instances that died.
 type records struct {
 	tracker.Store
-	redis  *tracker.Redis    // nil for memory
-	buffer *tracker.Buffered // nil for memory
+	redis     *tracker.Redis    // nil for memory
+	buffer    *tracker.Buffered // nil for memory
+	heartbeat time.Duration
 }
 
 func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger) (records, error) {
@@ -63,7 +65,7 @@ func openRecords(cfg fileConfig, client redis.UniversalClient, log *slog.Logger)
 	if err != nil {
 		return records{}, err
 	}
-	return records{Store: buf, redis: store, buffer: buf}, nil
+	return records{Store: buf, redis: store, buffer: buf, heartbeat: time.Duration(cfg.Redis.Heartbeat)}, nil
 }
 
 // run keeps the buffer draining into Redis and this instance's ownership alive until ctx
@@ -74,7 +76,7 @@ func (r records) run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	var ownErr error
-	wg.Go(func() { ownErr = r.redis.RunOwnership(ctx, 0) })
+	wg.Go(func() { ownErr = r.redis.RunOwnership(ctx, r.heartbeat) })
 	err := r.buffer.Run(ctx)
 	wg.Wait()
 	return errors.Join(err, ownErr)
@@ -90,4 +92,21 @@ func (r records) close(ctx context.Context) error {
 		return err
 	}
 	return r.redis.Release(ctx)
+}
+
+// openShared returns what this instance shares with the others on its Redis (see
+// server.Shared), or nil without Redis or with redis.share_calls off.
+func openShared(cfg fileConfig, client redis.UniversalClient, recs records, log *slog.Logger) (*server.Shared, error) {
+	if client == nil || (cfg.Redis.ShareCalls != nil && !*cfg.Redis.ShareCalls) {
+		return nil, nil
+	}
+	events, err := tracker.NewEventStreams(tracker.EventsConfig{Retention: time.Duration(cfg.Calls.EventRetention), Logger: log}, client)
+	if err != nil {
+		return nil, err
+	}
+	cmds, err := tracker.NewCommands(tracker.CommandsConfig{Logger: log}, client)
+	if err != nil {
+		return nil, err
+	}
+	return &server.Shared{Instance: recs.redis.Instance(), Events: events, Commands: cmds, Owners: recs.redis}, nil
 }

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ccplane/telephony/sipengine"
+	"github.com/ccplane/telephony/tracker"
+)
+
+const (
+	// publishBatch is how many events one append to Redis takes at most.
+	publishBatch = 512
+	// publishRetry bounds the wait between attempts while Redis fails.
+	publishRetry = time.Second
+	// flushTimeout bounds the last appends at shutdown.
+	flushTimeout = 5 * time.Second
+)
+
+// published is one event of a call of this instance, waiting to be appended to Redis.
+type published struct {
+	callID string
+	seq    uint64
+	ev     logEvent
+}
+
+// publisher appends the events of this instance's calls to their streams in Redis, in
+// order, batched: one goroutine (run) takes what the calls' observers queue. The queue is
+// bounded so that a Redis outage costs bounded memory; an event that finds it full is not
+// shared (the call stays watchable here) and the later events of its call are refused by
+// Redis as out of order, which is logged.
+type publisher struct {
+	events *tracker.EventStreams
+	owner  string
+	s      *CallService
+	queue  chan published
+	// dropped counts the events that found the queue full; logged at powers of two, so an
+	// outage is seen without a line per event.
+	dropped atomic.Int64
+}
+
+func newPublisher(s *CallService, sh *Shared) *publisher {
+	if sh == nil {
+		return nil
+	}
+	return &publisher{events: sh.Events, owner: sh.Instance, s: s, queue: make(chan published, sh.PublishQueue)}
+}
+
+// enqueue queues an event appended to a call's log; it never blocks.
+func (p *publisher) enqueue(callID string, seq uint64, ev logEvent) {
+	if p == nil {
+		return
+	}
+	select {
+	case p.queue <- published{callID: callID, seq: seq, ev: ev}:
+	default:
+		if n := p.dropped.Add(1); n&(n-1) == 0 {
+			p.s.log.Warn("call events not shared: too many waiting for Redis", "call_id", callID, "sequence", seq, "dropped", n)
+		}
+	}
+}
+
+// run appends until ctx ends, then what is queued, for at most flushTimeout.
+func (p *publisher) run(ctx context.Context) {
+	for {
+		select {
+		case first := <-p.queue:
+			p.append(ctx, p.take(first))
+		case <-ctx.Done():
+			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+			defer cancel()
+			for {
+				select {
+				case first := <-p.queue:
+					p.append(flush, p.take(first))
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// take returns first and what else is queued, up to publishBatch events, by call in order.
+func (p *publisher) take(first published) []tracker.CallEvents {
+	var calls []tracker.CallEvents
+	index := make(map[string]int)
+	add := func(e published) {
+		payload, err := marshalEvent(&e.ev, e.callID, e.seq)
+		if err != nil {
+			p.s.log.Error("call event not shared", "call_id", e.callID, "sequence", e.seq, "err", err)
+			return
+		}
+		i, ok := index[e.callID]
+		if !ok {
+			i = len(calls)
+			index[e.callID] = i
+			calls = append(calls, tracker.CallEvents{CallID: e.callID, Owner: p.owner})
+		}
+		last := e.ev.kind == int8(sipengine.EventEnded)
+		calls[i].Events = append(calls[i].Events, tracker.StreamEvent{Seq: e.seq, Payload: payload, Last: last})
+	}
+	add(first)
+	for n := 1; n < publishBatch; n++ {
+		select {
+		case e := <-p.queue:
+			add(e)
+		default:
+			return calls
+		}
+	}
+	return calls
+}
+
+// append appends a batch, again while Redis fails (an append is idempotent), until ctx ends.
+func (p *publisher) append(ctx context.Context, calls []tracker.CallEvents) {
+	wait := 50 * time.Millisecond
+	for {
+		errs := p.events.AppendMany(ctx, calls)
+		var retry []tracker.CallEvents
+		for i, err := range errs {
+			switch {
+			case err == nil:
+			case errors.Is(err, tracker.ErrEventOrder):
+				p.s.log.Error("call events not shared", "call_id", calls[i].CallID, "err", err)
+			default:
+				retry = append(retry, calls[i])
+			}
+		}
+		if len(retry) == 0 {
+			return
+		}
+		p.s.log.Warn("call events not shared yet: Redis failed", "calls", len(retry), "err", errors.Join(errs...))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			p.s.log.Error("call events not shared", "calls", len(retry), "err", ctx.Err())
+			return
+		case <-t.C:
+		}
+		calls, wait = retry, min(2*wait, publishRetry)
+	}
+}
+
+// marshalEvent is the payload of event seq of call id in its Redis stream.
+func marshalEvent(e *logEvent, id string, seq uint64) ([]byte, error) {
+	return proto.Marshal(e.toProto(id, seq))
+}
