@@ -3,7 +3,8 @@ package server
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -29,25 +30,29 @@ type published struct {
 }
 
 // publisher appends the events of this instance's calls to their streams in Redis, in
-// order, batched: one goroutine (run) takes what the calls' observers queue. The queue is
-// bounded so that a Redis outage costs bounded memory; an event that finds it full is not
-// shared (the call stays watchable here) and the later events of its call are refused by
-// Redis as out of order, which is logged.
+// order, batched: one goroutine (run) takes what the calls' observers queue. The queue grows
+// only while Redis lags, up to its bound, so that an outage costs bounded memory; an event
+// that finds it full is not shared (the call stays watchable here), and the later events of
+// its call are refused by Redis as out of order, which is logged.
 type publisher struct {
 	events *tracker.EventStreams
 	owner  string
 	s      *CallService
-	queue  chan published
+	max    int
+
+	mu      sync.Mutex
+	pending []published
 	// dropped counts the events that found the queue full; logged at powers of two, so an
 	// outage is seen without a line per event.
-	dropped atomic.Int64
+	dropped int64
+	wake    chan struct{} // capacity 1: run has something to take
 }
 
 func newPublisher(s *CallService, sh *Shared) *publisher {
 	if sh == nil {
 		return nil
 	}
-	return &publisher{events: sh.Events, owner: sh.Instance, s: s, queue: make(chan published, sh.PublishQueue)}
+	return &publisher{events: sh.Events, owner: sh.Instance, s: s, max: sh.PublishQueue, wake: make(chan struct{}, 1)}
 }
 
 // enqueue queues an event appended to a call's log; it never blocks.
@@ -55,12 +60,21 @@ func (p *publisher) enqueue(callID string, seq uint64, ev logEvent) {
 	if p == nil {
 		return
 	}
+	p.mu.Lock()
+	full := len(p.pending) >= p.max
+	if full {
+		p.dropped++
+	} else {
+		p.pending = append(p.pending, published{callID: callID, seq: seq, ev: ev})
+	}
+	dropped := p.dropped
+	p.mu.Unlock()
+	if full && dropped&(dropped-1) == 0 {
+		p.s.log.Warn("call events not shared: too many waiting for Redis", "call_id", callID, "sequence", seq, "dropped", dropped)
+	}
 	select {
-	case p.queue <- published{callID: callID, seq: seq, ev: ev}:
+	case p.wake <- struct{}{}:
 	default:
-		if n := p.dropped.Add(1); n&(n-1) == 0 {
-			p.s.log.Warn("call events not shared: too many waiting for Redis", "call_id", callID, "sequence", seq, "dropped", n)
-		}
 	}
 }
 
@@ -68,32 +82,42 @@ func (p *publisher) enqueue(callID string, seq uint64, ev logEvent) {
 func (p *publisher) run(ctx context.Context) {
 	for {
 		select {
-		case first := <-p.queue:
-			p.append(ctx, p.take(first))
+		case <-p.wake:
+			p.publish(ctx)
 		case <-ctx.Done():
 			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 			defer cancel()
-			for {
-				select {
-				case first := <-p.queue:
-					p.append(flush, p.take(first))
-				default:
-					return
-				}
-			}
+			p.publish(flush)
+			return
 		}
 	}
 }
 
-// take returns first and what else is queued, up to publishBatch events, by call in order.
-func (p *publisher) take(first published) []tracker.CallEvents {
+// publish appends what is queued, publishBatch events at a time, until the queue is empty.
+func (p *publisher) publish(ctx context.Context) {
+	for {
+		p.mu.Lock()
+		queued := p.pending
+		p.pending = nil
+		p.mu.Unlock()
+		if len(queued) == 0 {
+			return
+		}
+		for batch := range slices.Chunk(queued, publishBatch) {
+			p.append(ctx, p.byCall(batch))
+		}
+	}
+}
+
+// byCall groups a batch's events by call, in order, with their payloads.
+func (p *publisher) byCall(batch []published) []tracker.CallEvents {
 	var calls []tracker.CallEvents
 	index := make(map[string]int)
-	add := func(e published) {
+	for _, e := range batch {
 		payload, err := marshalEvent(&e.ev, e.callID, e.seq)
 		if err != nil {
 			p.s.log.Error("call event not shared", "call_id", e.callID, "sequence", e.seq, "err", err)
-			return
+			continue
 		}
 		i, ok := index[e.callID]
 		if !ok {
@@ -103,15 +127,6 @@ func (p *publisher) take(first published) []tracker.CallEvents {
 		}
 		last := e.ev.kind == int8(sipengine.EventEnded)
 		calls[i].Events = append(calls[i].Events, tracker.StreamEvent{Seq: e.seq, Payload: payload, Last: last})
-	}
-	add(first)
-	for n := 1; n < publishBatch; n++ {
-		select {
-		case e := <-p.queue:
-			add(e)
-		default:
-			return calls
-		}
 	}
 	return calls
 }

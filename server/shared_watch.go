@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -13,13 +12,6 @@ import (
 	"github.com/ccplane/telephony"
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/ccplane/telephony/tracker"
-)
-
-const (
-	// firstEventWait bounds how long a watch of another instance's live call waits for its
-	// owner to append the call's first events (they are appended behind).
-	firstEventWait = 2 * time.Second
-	firstEventPoll = 20 * time.Millisecond
 )
 
 // watchRemote streams the events of a call this instance does not have, from its stream in
@@ -33,7 +25,7 @@ func (s *CallService) watchRemote(ctx context.Context, id string, after uint64, 
 		return err
 	}
 	defer w.Close()
-	was, owner := stateUnknown, ""
+	was, owner, got := stateUnknown, "", false
 	for {
 		wait, cancel := context.WithTimeout(ctx, sh.OwnerCheck)
 		sev, err := w.Next(wait)
@@ -44,6 +36,11 @@ func (s *CallService) watchRemote(ctx context.Context, id string, after uint64, 
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
+			if !got {
+				if rec, err := s.records.Get(ctx, id); err == nil && s.unshared(rec) {
+					return fmt.Errorf("events of call %s: %w (never shared)", id, tracker.ErrNotFound)
+				}
+			}
 			if owner, err = s.checkOwner(ctx, id, owner, was); err != nil {
 				s.log.WarnContext(ctx, "owner of a watched call not checked", "call_id", id, "err", err)
 			}
@@ -56,6 +53,7 @@ func (s *CallService) watchRemote(ctx context.Context, id string, after uint64, 
 			// The client resumes from the last sequence it got, here or elsewhere.
 			return recordsError(err)
 		}
+		got = true
 		ev := new(telephonyv1.CallEvent)
 		if err := proto.Unmarshal(sev.Payload, ev); err != nil {
 			return fmt.Errorf("event %d of call %s: %w", sev.Seq, id, err)
@@ -71,11 +69,16 @@ func (s *CallService) watchRemote(ctx context.Context, id string, after uint64, 
 
 // checkOwner ends call id as LOST if its owner is dead (see endLost); owner is the owner
 // if known, else it is looked up, and returned for the next check. A call that no instance
-// owns any more has ended: endLost makes sure its stream has its end if it was LOST.
+// owns has ended: endLost makes sure its stream has its end if it was LOST.
 func (s *CallService) checkOwner(ctx context.Context, id, owner string, was telephony.State) (string, error) {
 	if owner == "" {
+		// The owner its stream names is one read; without a stream yet, its live set says.
 		var err error
-		if owner, _, err = s.cfg.Shared.Owners.OwnerOf(ctx, id); err != nil {
+		owner, err = s.cfg.Shared.Events.Owner(ctx, id)
+		if errors.Is(err, tracker.ErrNotFound) {
+			owner, _, err = s.cfg.Shared.Owners.OwnerOf(ctx, id)
+		}
+		if err != nil {
 			return "", err
 		}
 	}
@@ -89,42 +92,36 @@ func (s *CallService) checkOwner(ctx context.Context, id, owner string, was tele
 }
 
 // openRemote starts the watch of a call's stream. A call whose record exists but whose
-// stream does not is either just placed (its owner has not appended yet: wait, checking the
-// owner is alive), or ended long enough ago for its history to have expired.
+// stream does not is either just placed (its owner has not appended yet: its events will
+// come, or watchRemote finds the owner dead), or ended long enough ago for its history to
+// have expired.
 func (s *CallService) openRemote(ctx context.Context, id string, after uint64) (*tracker.StreamWatch, error) {
 	sh := s.cfg.Shared
-	deadline := time.Now().Add(firstEventWait)
-	for {
-		w, err := sh.Events.Watch(ctx, id, after)
+	w, err := sh.Events.Watch(ctx, id, after)
+	if errors.Is(err, tracker.ErrNotFound) {
+		rec, rerr := s.records.Get(ctx, id)
 		switch {
-		case err == nil:
-			return w, nil
-		case errors.Is(err, tracker.ErrSequenceAhead):
-			return nil, fmt.Errorf("%w: %w", errSequenceAhead, err)
-		case !errors.Is(err, tracker.ErrNotFound):
-			return nil, recordsError(err)
-		}
-		rec, err := s.records.Get(ctx, id)
-		if err != nil {
-			return nil, recordsError(err)
-		}
-		if rec.Termination.Ended() {
+		case rerr != nil:
+			return nil, recordsError(rerr)
+		case s.unshared(rec):
 			return nil, fmt.Errorf("events of call %s: %w (history expired)", id, tracker.ErrNotFound)
 		}
-		if time.Now().After(deadline) {
-			// Still nothing: an owner that died before appending gets its call ended (and
-			// the end appended); a live one is only slow.
-			if _, err := s.checkOwner(ctx, id, "", rec.State); err != nil {
-				s.log.WarnContext(ctx, "owner of a watched call not checked", "call_id", id, "err", err)
-			}
-			deadline = time.Now().Add(sh.OwnerCheck)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(firstEventPoll):
-		}
+		w, err = sh.Events.WatchLive(ctx, id, after)
 	}
+	switch {
+	case errors.Is(err, tracker.ErrSequenceAhead):
+		return nil, fmt.Errorf("%w: %w", errSequenceAhead, err)
+	case err != nil:
+		return nil, recordsError(err)
+	}
+	return w, nil
+}
+
+// unshared reports whether an ended call's events will not come any more: it ended longer
+// ago than an owner takes to append its last events (their stream expired, or its owner died
+// before appending them).
+func (s *CallService) unshared(rec *telephony.Call) bool {
+	return rec.Termination.Ended() && s.cfg.Now().Sub(rec.EndedAt) > s.cfg.Shared.OwnerCheck
 }
 
 // lastState is the state the last state change among evs went to; stateUnknown if none.

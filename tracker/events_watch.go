@@ -158,7 +158,18 @@ func (s *EventStreams) deliver(id string, ev *StreamEvent) {
 // or expired), and ErrSequenceAhead when after is beyond the last event of an ended call.
 // The watch must be closed.
 func (s *EventStreams) Watch(ctx context.Context, id string, after uint64) (*StreamWatch, error) {
-	w := &StreamWatch{s: s, callID: id, cursor: after, wake: make(chan struct{}, 1)}
+	return s.watch(ctx, id, after, false)
+}
+
+// WatchLive is Watch for a call known to be live, whose owner may not have appended its
+// first events yet: until the stream has an event, a missing stream is an empty one, not
+// ErrNotFound.
+func (s *EventStreams) WatchLive(ctx context.Context, id string, after uint64) (*StreamWatch, error) {
+	return s.watch(ctx, id, after, true)
+}
+
+func (s *EventStreams) watch(ctx context.Context, id string, after uint64, early bool) (*StreamWatch, error) {
+	w := &StreamWatch{s: s, callID: id, cursor: after, early: early, wake: make(chan struct{}, 1)}
 	s.subscribe(ctx, w)
 	// Subscribed first: an event appended from now on is notified, or in what is read now.
 	err := w.read(ctx)
@@ -225,6 +236,7 @@ type StreamWatch struct {
 	more   bool          // the last read filled its batch: the stream may hold more
 	poll   bool          // read the stream before waiting
 	err    error         // what ends the watch: io.EOF, ErrSequenceAhead or ErrNotFound
+	early  bool          // no event read yet from a stream that may not exist yet (WatchLive)
 	timer  *time.Timer   // Resync, while Next waits
 
 	wake   chan struct{} // capacity 1: one pending wake-up stands for any number
@@ -306,9 +318,12 @@ func (w *StreamWatch) read(ctx context.Context) error {
 	}
 	w.poll = false
 	if last == nil {
-		w.err = fmt.Errorf("tracker: events of call %s: %w", w.callID, ErrNotFound)
+		if !w.early {
+			w.err = fmt.Errorf("tracker: events of call %s: %w", w.callID, ErrNotFound)
+		}
 		return nil
 	}
+	w.early = false
 	w.more = len(evs) == readBatch
 	w.add(append(evs, *last))
 	return nil

@@ -22,7 +22,10 @@ func (r *Redis) Alive(ctx context.Context, instance string) (bool, error) {
 
 // EndIfOwnerDead ends call id now as KILL / LOST if the instance that owns it is dead,
 // rather than when RecoverLost comes to it, by RecoverLost's own path (so it is counted
-// once, and an end written meanwhile by anyone else stands). It returns the call's record
+// once, and an end written meanwhile by anyone else stands). Like RunOwnership, it judges
+// only once this instance's own heartbeat has held a whole TTL (RunOwnership is running and
+// Redis has answered it that long): after an outage of Redis every heartbeat has lapsed,
+// the live instances' too. It returns the call's record
 // and whether this call ended it. Otherwise the record is returned as it is: ended
 // already, or live with an owner alive (this instance, for one), or owned by no instance
 // (created without RedisConfig.Instance). It returns ErrNotFound for an unknown call.
@@ -32,7 +35,7 @@ func (r *Redis) EndIfOwnerDead(ctx context.Context, id string) (*telephony.Call,
 		return nil, false, err
 	}
 	ended := false
-	if owner != "" && !alive {
+	if owner != "" && !alive && r.owner.judging.Load() {
 		n, err := r.recoverCalls(ctx, owner, []string{id})
 		if err != nil {
 			return nil, false, err

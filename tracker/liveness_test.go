@@ -52,6 +52,11 @@ func testLiveness(t *testing.T, c redis.UniversalClient) {
 
 	crash(t, c, "A")
 	alive(map[string]bool{"A": false, "B": true})
+	// Until B's own heartbeat has held a whole TTL (RunOwnership sets this, not run here so
+	// that its RecoverLost leaves the calls to EndIfOwnerDead), B does not judge: after an
+	// outage of Redis every heartbeat has lapsed.
+	endIfDead("ringing", ring, false)
+	b.owner.judging.Store(true)
 	endIfDead("ringing", lost(ring, recoverAt), true)
 	endIfDead("ringing", lost(ring, recoverAt), false) // ended already
 	checkCalls(t, b, answer, own)

@@ -56,10 +56,13 @@ return n
 
 // ownership is a Redis store's part in it.
 type ownership struct {
-	instance   string       // RedisConfig.Instance; "" = no calls are owned
-	registered atomic.Bool  // the instance has beaten since NewRedis or Release
-	ttl        atomic.Int64 // of the heartbeat, in ns: set by RunOwnership
-	release    *redis.Script
+	instance   string      // RedisConfig.Instance; "" = no calls are owned
+	registered atomic.Bool // the instance has beaten since NewRedis or Release
+	// judging is set while RunOwnership's heartbeat has held a whole TTL: only then may this
+	// instance take another for dead (after an outage of Redis every heartbeat has lapsed).
+	judging atomic.Bool
+	ttl     atomic.Int64 // of the heartbeat, in ns: set by RunOwnership
+	release *redis.Script
 }
 
 func newOwnership(instance string) *ownership {
@@ -152,6 +155,7 @@ func (r *Redis) RunOwnership(ctx context.Context, interval time.Duration) error 
 				log.WarnContext(ctx, "instance heartbeat failing: other instances end its calls as lost if it lapses", "err", err)
 			}
 			failing, held = true, 0
+			r.owner.judging.Store(false)
 		default:
 			if lapsed && known {
 				log.WarnContext(ctx, "instance heartbeat had lapsed: other instances may have ended its calls as lost")
@@ -163,6 +167,7 @@ func (r *Redis) RunOwnership(ctx context.Context, interval time.Duration) error 
 			held++
 		}
 		if held >= heldBeats {
+			r.owner.judging.Store(true)
 			rctx, cancel := context.WithTimeout(ctx, interval)
 			_, err := r.RecoverLost(rctx)
 			bounded := rctx.Err() != nil

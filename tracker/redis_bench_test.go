@@ -32,6 +32,18 @@ func BenchmarkRedisCallRecords(b *testing.B) {
 }
 
 func benchCallRecords(b *testing.B, s Store, flush func(context.Context) error) {
+	rate, _ := benchRounds(b, func(round, i int) error {
+		var final *telephony.Call
+		at := suiteT0.Add(time.Duration(i) * time.Millisecond)
+		return runCall(b.Context(), s, fmt.Sprintf("bench-%d-%d", round, i), "gw-bench", at, &final)
+	}, flush)
+	b.ReportMetric(rate, "calls/s")
+}
+
+// benchRounds runs each op as a round of benchCalls calls of call, spread over benchWorkers
+// goroutines, then flush (if any), and returns the calls per second over every round and
+// how many calls it made.
+func benchRounds(b *testing.B, call func(round, i int) error, flush func(context.Context) error) (float64, int) {
 	b.ReportAllocs()
 	var elapsed time.Duration
 	round := 0
@@ -48,9 +60,7 @@ func benchCallRecords(b *testing.B, s Store, flush func(context.Context) error) 
 		for range benchWorkers {
 			wg.Go(func() {
 				for i := range ids {
-					var final *telephony.Call
-					at := suiteT0.Add(time.Duration(i) * time.Millisecond)
-					if err := runCall(b.Context(), s, fmt.Sprintf("bench-%d-%d", round, i), "gw-bench", at, &final); err != nil {
+					if err := call(round, i); err != nil {
 						errs <- err
 						return
 					}
@@ -69,7 +79,7 @@ func benchCallRecords(b *testing.B, s Store, flush func(context.Context) error) 
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(benchCalls*round)/elapsed.Seconds(), "calls/s")
+	return float64(benchCalls*round) / elapsed.Seconds(), benchCalls * round
 }
 
 // BenchmarkRedisCreate creates 10,000 calls per op from 64 goroutines, as that many
@@ -95,41 +105,15 @@ func newBenchCreateStore(b *testing.B) (*Redis, *tripHook) {
 }
 
 func benchCreate(b *testing.B, s Store, trips *tripHook) {
-	b.ReportAllocs()
-	var elapsed time.Duration
-	round := 0
 	trips.trips.Store(0)
-	for b.Loop() {
-		round++
-		ids := make(chan int, benchCalls) // every call of the round, queued up front
-		for i := range benchCalls {
-			ids <- i
-		}
-		close(ids)
-		errs := make(chan error, benchWorkers) // at most one per worker
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range benchWorkers {
-			wg.Go(func() {
-				for i := range ids {
-					id := fmt.Sprintf("bench-%d-%d", round, i)
-					c := &telephony.Call{ID: id, RequestID: "req-" + id, Gateway: "gw-bench", From: "100", To: "79001234567",
-						Labels: map[string]string{"campaign": "bench"}, State: telephony.StateDialing,
-						CreatedAt: suiteT0.Add(time.Duration(i) * time.Millisecond)}
-					if _, _, err := s.Create(b.Context(), c); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		elapsed += time.Since(start)
-		close(errs)
-		for err := range errs {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(benchCalls*round)/elapsed.Seconds(), "creates/s")
-	b.ReportMetric(float64(trips.trips.Load())/float64(benchCalls*round), "trips/create")
+	rate, n := benchRounds(b, func(round, i int) error {
+		id := fmt.Sprintf("bench-%d-%d", round, i)
+		c := &telephony.Call{ID: id, RequestID: "req-" + id, Gateway: "gw-bench", From: "100", To: "79001234567",
+			Labels: map[string]string{"campaign": "bench"}, State: telephony.StateDialing,
+			CreatedAt: suiteT0.Add(time.Duration(i) * time.Millisecond)}
+		_, _, err := s.Create(b.Context(), c)
+		return err
+	}, nil)
+	b.ReportMetric(rate, "creates/s")
+	b.ReportMetric(float64(trips.trips.Load())/float64(n), "trips/create")
 }

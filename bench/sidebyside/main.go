@@ -196,7 +196,7 @@ func run(ctx context.Context, set settings, stdout, stderr io.Writer) (err error
 		}
 		return merr
 	}
-	keep = res.Live != nil && !(res.Live.AfterEnd.Back && res.Live.AfterNextCall.Back)
+	keep = res.Live != nil && !(res.Live.AfterEnd.Back && res.Live.AfterSecondWave.Back)
 	res.printSummary(stderr, stdout, set.JSON)
 	if set.JSON {
 		return res.writeJSON(stdout)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ type loadOptions struct {
 	ramp        time.Duration
 	servicePID  int
 	timeoutCall time.Duration
+	watchAddr   string // "" = watch through --addr
 }
 
 func loadFlagSet() (*flag.FlagSet, *loadOptions) {
@@ -40,6 +42,7 @@ func loadFlagSet() (*flag.FlagSet, *loadOptions) {
 	fs.DurationVar(&o.ramp, "ramp", 0, "with --cps, rise linearly from 0 to R calls per second over `DURATION`")
 	fs.IntVar(&o.servicePID, "service-pid", 0, "report the CPU time and memory of the service's process `PID` (Linux /proc)")
 	fs.DurationVar(&o.timeoutCall, "timeout-call", 2*time.Minute, "hang up and count as stuck a call not ended `DURATION` after its PlaceCall")
+	fs.StringVar(&o.watchAddr, "watch-addr", "", "watch the calls through the instance at `HOST:PORT` (loopback; same token and TLS flags) instead of --addr, which still places and hangs them up")
 	return fs, o
 }
 
@@ -84,6 +87,8 @@ func parseLoad(args []string) (*loadOptions, error) {
 		return nil, bad("--timeout-call must be positive")
 	case o.hold >= o.timeoutCall:
 		return nil, bad("--hold must be shorter than --timeout-call")
+	case set["watch-addr"] && o.watchAddr == "":
+		return nil, bad("--watch-addr is empty")
 	case set["service-pid"] && o.servicePID < 1:
 		return nil, bad("--service-pid must be a process id")
 	case !isDigits(o.toPrefix) || !isDigits(o.toSuffix):
@@ -110,23 +115,34 @@ func runLoad(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !client.IsLoopback(a.global.addr) {
-		// A load run places real calls through real gateways: keep it to a service on this
-		// machine, where it is meant to measure that service.
-		return usageError{command: "load", msg: fmt.Sprintf(
-			"load: refusing --addr %s: load places real calls, so it only runs against a service on this machine (a loopback address or localhost)",
-			a.global.addr)}
+	watchAddr := cmp.Or(o.watchAddr, a.global.addr)
+	for _, addr := range []struct{ flag, value string }{{"--addr", a.global.addr}, {"--watch-addr", watchAddr}} {
+		if !client.IsLoopback(addr.value) {
+			// A load run places real calls through real gateways: keep it to a service on
+			// this machine, where it is meant to measure that service.
+			return usageError{command: "load", msg: fmt.Sprintf(
+				"load: refusing %s %s: load places real calls, so it only runs against a service on this machine (a loopback address or localhost)",
+				addr.flag, addr.value)}
+		}
 	}
 	c, err := a.connect()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	w := c
+	if o.watchAddr != "" {
+		if w, err = a.connectTo(o.watchAddr); err != nil {
+			return err
+		}
+		defer w.Close()
+	}
 	cpu, err := markCPU(o.servicePID)
 	if err != nil {
 		return err
 	}
-	rep := runLoadCalls(ctx, a, c, o).report(o)
+	rep := runLoadCalls(ctx, a, c, w, o).report(o)
+	rep.WatchAddr = watchAddr
 	rep.addUsage(cpu, o.servicePID)
 	if err := a.printLoadReport(rep); err != nil {
 		return err
@@ -138,4 +154,12 @@ func runLoad(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("load: %d of %d calls failed", rep.Attempted-rep.Successful, rep.Attempted)
 	}
 	return nil
+}
+
+// connectTo dials addr with the global flags' token, TLS settings and timeout; the caller
+// closes the client.
+func (a *app) connectTo(addr string) (*client.Client, error) {
+	b := *a
+	b.global.addr = addr
+	return b.connect()
 }

@@ -53,6 +53,7 @@ func formatLoadReport(r *loadReport) string {
 	row("setup time", percentileCells(r.Setup)...)
 	row("event delivery", percentileCells(r.EventDelivery)...)
 	row("events", fmt.Sprintf("%d received, %d timed (those after the watch began)", r.Events, r.EventDelivery.Count))
+	row("watched through", r.WatchAddr)
 	if s := r.Service; s != nil {
 		row("service cpu", fmt.Sprintf("%.2fs (pid %d)", s.CPUSeconds, s.PID))
 		row("service rss", fmt.Sprintf("%s now, %s peak", mib(s.RSSBytes), mib(s.PeakRSSBytes)))

@@ -22,7 +22,8 @@ const (
 
 // loadRun is one run of the load command: it starts calls and follows each to its end.
 type loadRun struct {
-	c     *client.Client
+	c     *client.Client // places and hangs up
+	w     *client.Client // watches: c, or the --watch-addr instance
 	o     *loadOptions
 	width int // digits of the call counter in the dialled numbers
 	stats *loadStats
@@ -32,15 +33,15 @@ type loadRun struct {
 	calls    sync.WaitGroup
 }
 
-// runLoadCalls starts the calls o asks for, waits until every one has ended, and returns
-// what happened. The first interrupt stops the starts and hangs up the live calls; a second
+// runLoadCalls starts the calls o asks for through c, watches each through w until it has
+// ended, and returns what happened. The first interrupt stops the starts and hangs up the live calls; a second
 // abandons them at once.
-func runLoadCalls(ctx context.Context, a *app, c *client.Client, o *loadOptions) *loadStats {
+func runLoadCalls(ctx context.Context, a *app, c, w *client.Client, o *loadOptions) *loadStats {
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
 	stopping, stop := context.WithCancel(ctx)
 	defer stop()
-	r := &loadRun{c: c, o: o, width: len(strconv.Itoa(o.count)), stats: newLoadStats(), stopping: stopping}
+	r := &loadRun{c: c, w: w, o: o, width: len(strconv.Itoa(o.count)), stats: newLoadStats(), stopping: stopping}
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -147,7 +148,7 @@ func (r *loadRun) follow(ctx, callCtx context.Context, id string, start time.Tim
 	// Events stamped before the watch began are history, delayed by our PlaceCall round
 	// trip rather than by the service's delivery: they are counted but not timed.
 	watchFrom := time.Now()
-	err := r.c.Watch(callCtx, id, 0, func(ev *telephonyv1.CallEvent) error {
+	err := r.w.Watch(callCtx, id, 0, func(ev *telephonyv1.CallEvent) error {
 		now := time.Now()
 		r.stats.event(ev, now, watchFrom)
 		switch {

@@ -171,6 +171,7 @@ type loadReport struct {
 	Setup           percentiles    `json:"setup_ms"`
 	EventDelivery   percentiles    `json:"event_delivery_ms"`
 	Events          int64          `json:"events"`
+	WatchAddr       string         `json:"watch_addr"` // where the calls were watched: --watch-addr, else --addr
 	WallSeconds     float64        `json:"wall_seconds"`
 	Service         *serviceUsage  `json:"service,omitempty"`
 	ToolCPUSeconds  *float64       `json:"tool_cpu_seconds,omitempty"` // nil where /proc/self/stat is missing

@@ -17,6 +17,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ccplane/telephony/client/clienttest"
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 )
 
 // answered is the plan of a call the far side answers and ends after 5 ms.
@@ -36,6 +39,7 @@ type loadJSON struct {
 	Setup           percentiles    `json:"setup_ms"`
 	EventDelivery   percentiles    `json:"event_delivery_ms"`
 	Events          int            `json:"events"`
+	WatchAddr       string         `json:"watch_addr"`
 	WallSeconds     float64        `json:"wall_seconds"`
 	Service         *serviceUsage  `json:"service"`
 	ToolCPUSeconds  *float64       `json:"tool_cpu_seconds"`
@@ -206,7 +210,7 @@ func TestLoadJSONFields(t *testing.T) {
 	}
 	want := []string{"achieved_cps", "answered", "attempted", "completed_cps", "concurrency", "event_delivery_ms", "events",
 		"failed", "interrupted", "pace_kept", "pace_slip_seconds", "place_latency_ms", "service", "setup_ms", "successful",
-		"target_cps", "tool_cpu_seconds", "wall_seconds"}
+		"target_cps", "tool_cpu_seconds", "wall_seconds", "watch_addr"}
 	if got := slices.Sorted(maps.Keys(fields)); !cmp.Equal(got, want) {
 		t.Errorf("fields: got %v, want %v", got, want)
 	}
@@ -230,6 +234,36 @@ func TestLoadJSONFields(t *testing.T) {
 		t.Errorf("service: got %+v, want this test's process and its memory", rep.Service)
 	case rep.ToolCPUSeconds == nil || *rep.ToolCPUSeconds < 0:
 		t.Errorf("tool_cpu_seconds: got %v, want a figure", rep.ToolCPUSeconds)
+	case rep.WatchAddr != addr:
+		t.Errorf("watch_addr: got %q, want --addr %q", rep.WatchAddr, addr)
+	}
+}
+
+// TestLoadWatchAddr runs the calls through one server and watches them through another,
+// as a second instance of the service would: the first has no WatchCall, the second only
+// WatchCall, so a call sent to the wrong one fails.
+func TestLoadWatchAddr(t *testing.T) {
+	f := newLoadFake(func(string) fakePlan { return fakePlan{answer: true} }) // only our --hold ends a call
+	placer := serve(t, &clienttest.Service{PlaceCallFn: f.placeCall, HangUpFn: f.hangUp})
+	var watches atomic.Int32
+	watcher := serve(t, &clienttest.Service{WatchCallFn: func(req *telephonyv1.WatchCallRequest, st streamServer) error {
+		watches.Add(1)
+		return f.watchCall(req, st)
+	}})
+	r, rep := runLoadJSON(t, placer, nil, "--cps", "1000", "--count", "4", "--hold", "20ms", "--watch-addr", watcher)
+	if r.code != 0 || rep.Successful != 4 || len(rep.Failed) != 0 {
+		t.Errorf("got exit %d and %+v, want 0 and 4 successful calls", r.code, rep)
+	}
+	if rep.WatchAddr != watcher || rep.EventDelivery.Count == 0 {
+		t.Errorf("got watch_addr %q and event delivery %+v, want %q and some timed events", rep.WatchAddr, rep.EventDelivery, watcher)
+	}
+	if placed, _, hangUps := f.counts(); len(placed) != 4 || hangUps != 4 || watches.Load() != 4 {
+		t.Errorf("got %d PlaceCalls and %d HangUps on --addr, %d WatchCalls on --watch-addr, want 4 each", len(placed), hangUps, watches.Load())
+	}
+
+	r = runCLI(t, placer, nil, nil, "load", "--gateway", "carrier-a", "--cps", "1000", "--count", "1", "--hold", "20ms", "--watch-addr", watcher)
+	if line := "watched through  " + watcher + "\n"; r.code != 0 || !strings.Contains(r.stdout, line) {
+		t.Errorf("got exit %d and report\n%s\nwant 0 and the line %q", r.code, r.stdout, line)
 	}
 }
 
@@ -241,6 +275,9 @@ func TestLoadUsage(t *testing.T) {
 	}{
 		{name: "remote address", args: []string{"--addr", "192.0.2.1:50051", "load", "--gateway", "g", "--cps", "1"},
 			wantStderr: "callctl: load: refusing --addr 192.0.2.1:50051: load places real calls, so it only runs against a service on this machine"},
+		{name: "remote watch address", args: []string{"load", "--gateway", "g", "--cps", "1", "--watch-addr", "192.0.2.1:50051"},
+			wantStderr: "callctl: load: refusing --watch-addr 192.0.2.1:50051: load places real calls"},
+		{name: "empty watch address", args: []string{"load", "--gateway", "g", "--cps", "1", "--watch-addr", ""}, wantStderr: "load: --watch-addr is empty"},
 		{name: "no gateway", args: []string{"load", "--cps", "1"}, wantStderr: "load: --gateway is required"},
 		{name: "no mode", args: []string{"load", "--gateway", "g"}, wantStderr: "load: give one of --cps and --concurrency"},
 		{name: "both modes", args: []string{"load", "--gateway", "g", "--cps", "1", "--concurrency", "2"}, wantStderr: "load: give one of --cps and --concurrency"},

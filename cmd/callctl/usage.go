@@ -126,7 +126,9 @@ func commands() []command {
 				"--to-suffix (the demo gateway picks its behaviour by the last three digits: use\n" +
 				"--to-suffix 200), and is watched to its end; with --hold, answered calls are hung up\n" +
 				"after it. A call that has not ended --timeout-call after its PlaceCall is hung up and\n" +
-				"counted as stuck. Only a loopback --addr is accepted: the calls are real.\n" +
+				"counted as stuck. With --watch-addr every call is watched through that instance\n" +
+				"(another on the same Redis) instead, and event delivery measures it. Only loopback\n" +
+				"addresses are accepted: the calls are real.\n" +
 				"\n" +
 				"A call succeeds when it was answered and then ended by the far side, or by our --hold\n" +
 				"hang-up; other calls fail, counted by termination cause, rpc:CODE (PlaceCall refused),\n" +
