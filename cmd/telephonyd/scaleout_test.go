@@ -126,9 +126,18 @@ func testScaleOut(t *testing.T, redisURL string) {
 // instance would look dead). B's own periodic recovery may then find a call first; whoever
 // does, the call must end LOST and its stream with it.
 func TestOwnerKilled(t *testing.T) {
+	testOwnerKilled(t, "redis://"+testenv.StartRedis(t)+"/0")
+}
+
+// TestOwnerKilledCluster is TestOwnerKilled on a 3-node Redis Cluster.
+func TestOwnerKilledCluster(t *testing.T) {
+	nodes := testenv.StartRedisCluster(t, 3)
+	testOwnerKilled(t, "redis+cluster://"+nodes[0]+"?addr="+nodes[1]+"&addr="+nodes[2])
+}
+
+func testOwnerKilled(t *testing.T, redisURL string) {
 	provider := testenv.StartSIPp(t, "answer_wait_bye", testenv.SIPpOptions{Calls: 3})
 	defer provider.Stop() // nobody will send the BYEs it waits for
-	redisURL := "redis://" + testenv.StartRedis(t) + "/0"
 	aAddr, bAddr, cAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	owner := startChild(t, instanceConfig(aAddr, redisURL, "200ms", provider.Addr()), aAddr)
 	svcB := startService(t, instanceConfig(bAddr, redisURL, "200ms", provider.Addr()), bAddr)
