@@ -60,7 +60,11 @@ func startUAS(ctx context.Context, cs *children, root, name string, hold time.Du
 		}
 		u := &uas{port: port, stats: filepath.Join(cs.dir, name+".csv")}
 		args := sippArgs(filepath.Join(root, "bench", "sipp", "uas.xml"), port, u.stats, filepath.Join(cs.dir, name+"_errors.log"))
-		args = append(args, "-d", strconv.FormatInt(hold.Milliseconds(), 10), "-l", strconv.Itoa(uasCallLimit))
+		// -default_behaviors without abortunexp: the ACK a caller sends again for each 200
+		// the provider resent (RFC 3261 13.2.2.4: late when the machine is starved) arrives
+		// during the hold, where SIPp would otherwise abort the call and never send its BYE.
+		args = append(args, "-d", strconv.FormatInt(hold.Milliseconds(), 10), "-l", strconv.Itoa(uasCallLimit),
+			"-default_behaviors", "all,-abortunexp")
 		if u.proc, err = cs.start(name, "", "sipp", args...); err != nil {
 			return nil, err
 		}
