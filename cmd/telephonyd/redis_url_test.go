@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -14,7 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/client"
 	"github.com/ccplane/telephony/internal/testenv"
+	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
+	"github.com/ccplane/telephony/tracker"
 )
 
 func TestRedisOptions(t *testing.T) {
@@ -125,4 +130,82 @@ func TestOpenRedisCluster(t *testing.T) {
 	if masters.Load() != 3 || holding.Load() != 3 {
 		t.Errorf("got %d masters, %d of them holding keys, want 3 and 3", masters.Load(), holding.Load())
 	}
+}
+
+// A sentinel URL naming the one sentinel of a master reaches that master: a write through
+// the client lands there, and so do the records of a telephonyd running on that URL.
+func TestOpenRedisSentinel(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartRedisSentinel(t, "telephony")
+	url := "redis+sentinel://" + s.Addr + "?master_name=telephony&dial_timeout=1s&read_timeout=2s"
+	opt, err := redisOptions(url)
+	if err != nil {
+		t.Fatalf("redisOptions(%q): %v", url, err)
+	}
+	c := redis.NewUniversalClient(opt)
+	defer c.Close()
+	master := redis.NewClient(&redis.Options{Addr: s.Master.Addr(), DisableIdentity: true, DialTimeout: time.Second})
+	defer master.Close()
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "through the sentinel", time.Minute).Err(); err != nil {
+		t.Fatalf("SET through %s: %v", url, err)
+	}
+	if got, err := master.Get(ctx, "k").Result(); err != nil || got != "through the sentinel" {
+		t.Errorf("GET k on the master: got %q, %v, want %q", got, err, "through the sentinel")
+	}
+
+	t.Run("telephonyd", func(t *testing.T) {
+		busy := testenv.StartSIPp(t, "reject", testenv.SIPpOptions{
+			Keys: map[string]string{"code": "486", "reason": "Busy Here", "q850": "17"}})
+		grpcAddr := freeAddr(t)
+		svc := startService(t, fmt.Sprintf(`
+grpc: {listen: %q}
+sip: {listen: "127.0.0.1:0"}
+redis: {url: %q}
+log: {level: warn}
+gateways:
+  - {name: busy, address: %q, allow: [""], keepalive: 0s}
+`, grpcAddr, url, busy.Addr()), grpcAddr)
+		api, err := client.Dial(grpcAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer api.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), testenv.WaitFor)
+		defer cancel()
+		call, err := api.PlaceCall(ctx, &telephonyv1.PlaceCallRequest{Gateway: "busy", To: "15550100486"})
+		if err != nil {
+			t.Fatalf("PlaceCall: %v\n%s", err, svc.stderr.String())
+		}
+		id := call.GetCallId()
+		if err := api.Watch(ctx, id, 0, func(*telephonyv1.CallEvent) error { return nil }); err != nil {
+			t.Fatalf("watching call %s to its end: %v\n%s", id, err, svc.stderr.String())
+		}
+		got, err := api.GetCall(ctx, id)
+		if err != nil {
+			t.Fatalf("GetCall(%s): %v", id, err)
+		}
+		if got.GetState() != telephonyv1.CallState_CALL_STATE_ENDED ||
+			got.GetTermination().GetCause() != telephonyv1.TerminationCause_TERMINATION_CAUSE_REMOTE_REJECTED ||
+			got.GetLastResponse().GetCode() != 486 {
+			t.Errorf("GetCall(%s): got %v, want ended remote_rejected with last response 486", id, got)
+		}
+		svc.stop(t)
+		busy.Wait(t)
+		noErrorsLogged(t, "telephonyd", svc.stderr.String())
+
+		// Where the sentinel sent telephonyd: read back from the master itself.
+		store, err := tracker.NewRedis(tracker.RedisConfig{}, master)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := store.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("record of call %s on the master: %v", id, err)
+		}
+		if rec.State != telephony.StateEnded || rec.Termination.Cause != telephony.CauseRemoteRejected ||
+			rec.LastResponse.Code != 486 {
+			t.Errorf("record of call %s on the master = %+v, want ended remote_rejected with last 486", id, rec)
+		}
+	})
 }

@@ -34,7 +34,8 @@ func openRedis(cfg fileConfig, log *slog.Logger) (redis.UniversalClient, error) 
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+	// Not "msg": that key is the log line's own message.
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // records is where call records live: in Redis behind a local buffer that keeps them while
