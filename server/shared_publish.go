@@ -78,33 +78,46 @@ func (p *publisher) enqueue(callID string, seq uint64, ev logEvent) {
 	}
 }
 
-// run appends until ctx ends, then what is queued, for at most flushTimeout.
+// run appends until ctx ends, then what is left and queued, for at most flushTimeout. An
+// append under way is not cut short by ctx, whose end only stops the retries of one that
+// failed: those go again with the flush.
 func (p *publisher) run(ctx context.Context) {
-	for {
+	work := context.WithoutCancel(ctx)
+	var left []tracker.CallEvents
+	for ctx.Err() == nil {
 		select {
 		case <-p.wake:
-			p.publish(ctx)
+			left = p.publish(work, ctx.Done())
 		case <-ctx.Done():
-			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
-			defer cancel()
-			p.publish(flush)
-			return
 		}
+	}
+	flush, cancel := context.WithTimeout(work, flushTimeout)
+	defer cancel()
+	left = append(p.append(flush, nil, left), p.publish(flush, nil)...)
+	if len(left) > 0 {
+		p.s.log.Error("call events not shared: Redis did not take them before shutdown", "calls", len(left))
 	}
 }
 
-// publish appends what is queued, publishBatch events at a time, until the queue is empty.
-func (p *publisher) publish(ctx context.Context) {
+// publish appends what is queued, publishBatch events at a time, until the queue is empty
+// or stop: it then returns what it did not append.
+func (p *publisher) publish(ctx context.Context, stop <-chan struct{}) []tracker.CallEvents {
 	for {
 		p.mu.Lock()
 		queued := p.pending
 		p.pending = nil
 		p.mu.Unlock()
 		if len(queued) == 0 {
-			return
+			return nil
 		}
-		for batch := range slices.Chunk(queued, publishBatch) {
-			p.append(ctx, p.byCall(batch))
+		batches := slices.Collect(slices.Chunk(queued, publishBatch))
+		for i, batch := range batches {
+			if left := p.append(ctx, stop, p.byCall(batch)); left != nil {
+				for _, rest := range batches[i+1:] {
+					left = append(left, p.byCall(rest)...)
+				}
+				return left
+			}
 		}
 	}
 }
@@ -131,10 +144,12 @@ func (p *publisher) byCall(batch []published) []tracker.CallEvents {
 	return calls
 }
 
-// append appends a batch, again while Redis fails (an append is idempotent), until ctx ends.
-func (p *publisher) append(ctx context.Context, calls []tracker.CallEvents) {
+// append appends calls' events, again while Redis fails (an append is idempotent), and
+// returns those it has not appended when ctx ends or stop is closed; nil once all are in (or
+// refused as out of order, which is logged).
+func (p *publisher) append(ctx context.Context, stop <-chan struct{}, calls []tracker.CallEvents) []tracker.CallEvents {
 	wait := 50 * time.Millisecond
-	for {
+	for len(calls) > 0 {
 		errs := p.events.AppendMany(ctx, calls)
 		var retry []tracker.CallEvents
 		for i, err := range errs {
@@ -146,20 +161,22 @@ func (p *publisher) append(ctx context.Context, calls []tracker.CallEvents) {
 				retry = append(retry, calls[i])
 			}
 		}
-		if len(retry) == 0 {
-			return
-		}
-		p.s.log.Warn("call events not shared yet: Redis failed", "calls", len(retry), "err", errors.Join(errs...))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			p.s.log.Error("call events not shared", "calls", len(retry), "err", ctx.Err())
-			return
-		case <-t.C:
+		if len(retry) > 0 {
+			p.s.log.Warn("call events not shared yet: Redis failed", "calls", len(retry), "err", errors.Join(errs...))
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return retry
+			case <-stop:
+				t.Stop()
+				return retry
+			case <-t.C:
+			}
 		}
 		calls, wait = retry, min(2*wait, publishRetry)
 	}
+	return nil
 }
 
 // marshalEvent is the payload of event seq of call id in its Redis stream.
