@@ -4,17 +4,11 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
-)
 
-// Bounds of the wait before subscribing again. The cap keeps a long outage from delaying
-// the return of notifications much past the store's; meanwhile the version check repairs.
-const (
-	minBackoff = 100 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	"github.com/ccplane/telephony/internal/resubscribe"
 )
 
 // Run keeps the cache in step with the store until ctx ends, then returns nil once its
@@ -37,40 +31,23 @@ func (c *Cache) Run(ctx context.Context) error {
 
 // subscribeLoop holds a subscription open, subscribing again after each failure.
 func (c *Cache) subscribeLoop(ctx context.Context) {
-	backoff := minBackoff
-	down := false
-	for {
-		err := c.store.Subscribe(ctx, func(gateway string) {
+	resubscribe.Hold(ctx, func(up func()) error {
+		return c.store.Subscribe(ctx, func(gateway string) {
 			if gateway == "" { // (re)subscribed: anything may have changed meanwhile
-				if down {
-					c.log.Info("directions subscription restored")
-				}
-				backoff, down = minBackoff, false
+				up()
 				poke(c.recheck)
 				return
 			}
 			c.markForReload(gateway)
 		})
-		if ctx.Err() != nil {
-			return
-		}
-		if !down {
-			down = true
+	}, func(err error, first bool) {
+		if first {
 			c.log.Warn("directions subscription lost: changes arrive by version check until it is back", "err", err)
 		}
 		// Check now rather than at the next tick: this notices a store that is down (the
 		// rules are stale from now on) and catches what was missed while subscribing failed.
 		poke(c.recheck)
-		wait := backoff/2 + rand.N(backoff/2) // jitter, so instances do not reconnect in step
-		backoff = min(2*backoff, maxBackoff)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	}, func() { c.log.Info("directions subscription restored") })
 }
 
 // checkLoop compares versions every interval and whenever asked.

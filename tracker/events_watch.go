@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ccplane/telephony/internal/resubscribe"
 )
 
 const (
@@ -25,9 +26,6 @@ const (
 	// pingInterval is how long a silent subscription waits before it pings Redis, so that
 	// a connection that died without a word is noticed within two.
 	pingInterval = 15 * time.Second
-	// Bounds of the wait before subscribing again after the subscription failed.
-	minResubscribe = 100 * time.Millisecond
-	maxResubscribe = 5 * time.Second
 )
 
 // Run holds this instance's subscription to the events of the calls it watches, and hands
@@ -39,31 +37,12 @@ func (s *EventStreams) Run(ctx context.Context) error {
 		return errors.New("tracker: event streams already running")
 	}
 	defer s.running.Store(false)
-	backoff, down := minResubscribe, false
-	for {
-		err := s.listen(ctx, func() {
-			if down {
-				s.log.InfoContext(ctx, "event subscription restored")
-			}
-			backoff, down = minResubscribe, false
-		})
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !down {
-			down = true
+	resubscribe.Hold(ctx, func(up func()) error { return s.listen(ctx, up) }, func(err error, first bool) {
+		if first {
 			s.log.WarnContext(ctx, "event subscription lost: watches read their streams every resync interval until it is back", "err", err)
 		}
-		wait := backoff/2 + rand.N(backoff/2) // jitter, so instances do not come back in step
-		backoff = min(2*backoff, maxResubscribe)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	}, func() { s.log.InfoContext(ctx, "event subscription restored") })
+	return nil
 }
 
 // listen opens a subscription to the channels of every watched call, calls up once it
