@@ -203,36 +203,19 @@ func (s *EventStreams) Append(ctx context.Context, id, owner string, evs ...Stre
 // or Retention after its last event.
 func (s *EventStreams) AppendMany(ctx context.Context, calls []CallEvents) []error {
 	errs := make([]error, len(calls))
-	type run struct {
-		i    int
-		keys []string
-		args []any
-		cmd  *redis.Cmd
-	}
-	runs := make([]run, 0, len(calls))
+	var runs []scriptRun
+	var of []int // index in calls of each run
 	for i, ce := range calls {
 		args, err := s.appendArgs(ce)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		runs = append(runs, run{i: i, keys: []string{eventsKey(ce.CallID), eventsOwnerKey(ce.CallID)}, args: args})
+		runs = append(runs, scriptRun{keys: []string{eventsKey(ce.CallID), eventsOwnerKey(ce.CallID)}, args: args})
+		of = append(of, i)
 	}
-	if len(runs) == 0 {
-		return errs
-	}
-	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for j := range runs {
-			runs[j].cmd = s.append.EvalSha(ctx, p, runs[j].keys, runs[j].args...)
-		}
-		return nil
-	})
-	for _, r := range runs {
-		cmd := r.cmd
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // a restarted Redis lost the script
-			cmd = s.append.Run(ctx, s.c, r.keys, r.args...)
-		}
-		errs[r.i] = appendResult(calls[r.i].CallID, cmd)
+	for k, cmd := range runScripts(ctx, s.c, s.append, runs) {
+		errs[of[k]] = appendResult(calls[of[k]].CallID, cmd)
 	}
 	return errs
 }

@@ -224,32 +224,21 @@ func (r *Redis) ownMany(ctx context.Context, calls []*telephony.Call, todo []int
 // record writes the records of calls[todo], each unless it exists, and sets their results;
 // it returns the calls it did not fail.
 func (r *Redis) record(ctx context.Context, calls []*telephony.Call, todo []int, res []CreateResult) []int {
-	type write struct {
-		i    int
-		data []byte
-		cmd  *redis.Cmd
-	}
-	writes := make([]write, 0, len(todo))
+	var runs []scriptRun
+	var of []int // index in calls of each run
 	for _, i := range todo {
 		data, err := encodeCall(calls[i])
 		if err != nil {
 			res[i].Err = err
 			continue
 		}
-		writes = append(writes, write{i: i, data: data})
+		runs = append(runs, scriptRun{keys: []string{callKey(calls[i].ID)}, args: []any{data, r.ttl}})
+		of = append(of, i)
 	}
-	_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for k := range writes {
-			writes[k].cmd = r.create.EvalSha(ctx, p, []string{callKey(calls[writes[k].i].ID)}, writes[k].data, r.ttl)
-		}
-		return nil
-	})
-	next := make([]int, 0, len(writes))
-	for _, w := range writes {
-		c, cmd := calls[w.i], w.cmd
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // a restarted Redis lost the script
-			cmd = r.create.Run(ctx, r.c, []string{callKey(c.ID)}, w.data, r.ttl)
-		}
+	next := make([]int, 0, len(runs))
+	for k, cmd := range runScripts(ctx, r.c, r.create, runs) {
+		i := of[k]
+		c := calls[i]
 		got := c.Clone()
 		old, err := cmd.Text()
 		switch {
@@ -257,15 +246,15 @@ func (r *Redis) record(ctx context.Context, calls []*telephony.Call, todo []int,
 			// The same Create again, after an error or a lost reply: answer what is stored,
 			// and do again what the first attempt may not have done (index, count).
 			if got, err = decodeCall(old); err != nil {
-				res[w.i].Err = err
+				res[i].Err = err
 				continue
 			}
 		case !errors.Is(err, redis.Nil):
-			res[w.i].Err = fmt.Errorf("tracker: create call %s: %w", c.ID, err)
+			res[i].Err = fmt.Errorf("tracker: create call %s: %w", c.ID, err)
 			continue
 		}
-		res[w.i] = CreateResult{Call: got, Created: true}
-		next = append(next, w.i)
+		res[i] = CreateResult{Call: got, Created: true}
+		next = append(next, i)
 	}
 	return next
 }

@@ -1,5 +1,11 @@
 package tracker
 
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
 // The scripts. A record is a hash: r = the encoded call; e = "1" once it ended; bg and bh =
 // the bucket (gateway, hour) it was counted in, fixed when it first ended so that a
 // different final version written later still counts into the same bucket.
@@ -65,3 +71,30 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `
 )
+
+// scriptRun is one run of a script in a batch: its keys and arguments.
+type scriptRun struct {
+	keys []string
+	args []any
+}
+
+// runScripts runs script once per run in one pipeline and returns each run's command. A run
+// that finds the script gone (a restarted Redis lost it) is run again alone, which loads it.
+func runScripts(ctx context.Context, c redis.UniversalClient, script *redis.Script, runs []scriptRun) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(runs))
+	if len(runs) == 0 {
+		return cmds
+	}
+	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range runs {
+			cmds[i] = script.EvalSha(ctx, p, r.keys, r.args...)
+		}
+		return nil
+	})
+	for i, r := range runs {
+		if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+			cmds[i] = script.Run(ctx, c, r.keys, r.args...)
+		}
+	}
+	return cmds
+}

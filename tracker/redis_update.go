@@ -144,42 +144,29 @@ func (r *Redis) countEnded(ctx context.Context, calls []endedCall) []error {
 // Buffered writes its batches with it.
 func (r *Redis) UpdateMany(ctx context.Context, calls []*telephony.Call) []error {
 	errs := make([]error, len(calls))
-	type write struct {
-		i    int
-		keys []string
-		args []any
-		cmd  *redis.Cmd
-	}
-	writes := make([]write, 0, len(calls))
+	var runs []scriptRun
+	var of []int // index in calls of each run
 	for i, c := range calls {
 		keys, args, err := r.updateArgs(c, false)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		writes = append(writes, write{i: i, keys: keys, args: args})
+		runs = append(runs, scriptRun{keys: keys, args: args})
+		of = append(of, i)
 	}
-	_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for j := range writes {
-			writes[j].cmd = r.update.EvalSha(ctx, p, writes[j].keys, writes[j].args...)
-		}
-		return nil
-	})
 	var ended []endedCall
 	var endedAt []int // index in calls of each ended[k]
-	for _, w := range writes {
-		cmd := w.cmd
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // a restarted Redis lost the script
-			cmd = r.update.Run(ctx, r.c, w.keys, w.args...)
-		}
-		_, k, err := updateResult(calls[w.i], cmd)
+	for j, cmd := range runScripts(ctx, r.c, r.update, runs) {
+		i := of[j]
+		_, k, err := updateResult(calls[i], cmd)
 		if err != nil {
-			errs[w.i] = err
+			errs[i] = err
 			continue
 		}
 		if k != nil {
-			ended = append(ended, endedCall{calls[w.i], *k})
-			endedAt = append(endedAt, w.i)
+			ended = append(ended, endedCall{calls[i], *k})
+			endedAt = append(endedAt, i)
 		}
 	}
 	if len(ended) == 0 {
