@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // BufferConfig configures a Buffered store. The zero value of every field is its default.
@@ -35,11 +36,16 @@ type BufferConfig struct {
 	// written collapse into one write. Get and List answer the buffered versions as always;
 	// Buckets writes the buffer before it reads.
 	WriteBehind bool
+	// Linger is how long Run waits, once woken by a buffered record, before it writes: the
+	// versions a call goes through meanwhile collapse into one write (a call's 100, 180
+	// and 200 come within milliseconds). The store gets each record up to this much later;
+	// Get and List answer it from the buffer meanwhile, and Flush does not wait. Default 0.
+	Linger time.Duration
 }
 
 // Validate reports negative values and a RetryMax below RetryMin.
 func (c BufferConfig) Validate() error {
-	if c.Bound < 0 || c.WriteTimeout < 0 || c.RetryMin < 0 || c.RetryMax < 0 {
+	if c.Bound < 0 || c.WriteTimeout < 0 || c.RetryMin < 0 || c.RetryMax < 0 || c.Linger < 0 {
 		return fmt.Errorf("tracker: buffer config %+v has a negative value", c)
 	}
 	if c.RetryMax != 0 && c.RetryMax < cmp.Or(c.RetryMin, defaultRetryMin) {
@@ -214,17 +220,16 @@ func (b *Buffered) Run(ctx context.Context) error {
 				return nil
 			case <-b.wake:
 			}
+			if wait.Sleep(ctx, b.cfg.Linger) != nil {
+				return nil
+			}
 			continue
 		}
 		// A failing store is retried on the backoff, not on every Update.
-		t := time.NewTimer(delay)
-		delay = min(2*delay, b.cfg.RetryMax)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if wait.Sleep(ctx, delay) != nil {
 			return nil
-		case <-t.C:
 		}
+		delay = min(2*delay, b.cfg.RetryMax)
 	}
 }
 
@@ -238,12 +243,8 @@ func (b *Buffered) Flush(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if wait.Sleep(ctx, delay) != nil {
 			return fmt.Errorf("tracker: flush: %w", err)
-		case <-t.C:
 		}
 		delay = min(2*delay, b.cfg.RetryMax)
 	}

@@ -475,3 +475,50 @@ func TestBufferedWriteBehindNeverWaits(t *testing.T) {
 		t.Errorf("store writes: %d, want 2 (the hung one, then the three later versions as one)", n)
 	}
 }
+
+// With a Linger, the versions of a call made within it reach the store as one write of the
+// latest, and Get answers that version from the buffer meanwhile.
+func TestBufferedLingerCollapsesVersions(t *testing.T) {
+	ctx := t.Context()
+	store := newFlaky()
+	var writes atomic.Int64
+	store.updated = func(*telephony.Call) { writes.Add(1) }
+	b := newBuffered(t, BufferConfig{WriteBehind: true, Linger: 500 * time.Millisecond}, store)
+	runBuffered(t, b)
+	c := &telephony.Call{ID: "linger", Gateway: "gw", CreatedAt: suiteT0, State: telephony.StateDialing}
+	if _, _, err := b.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	update := func(s telephony.State) {
+		t.Helper()
+		v := c.Clone()
+		v.State = s
+		if err := b.Update(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func(s telephony.State) {
+		t.Helper()
+		testenv.Eventually(t, fmt.Sprintf("the store to have the call %v", s), func() bool {
+			got, err := store.Memory.Get(ctx, c.ID)
+			return err == nil && got.State == s
+		})
+	}
+	// A first version, written alone: Run is then waiting to be woken, as in a busy service.
+	update(telephony.StateTrying)
+	stored(telephony.StateTrying)
+	writes.Store(0)
+
+	for _, s := range []telephony.State{telephony.StateRinging, telephony.StateEarlyMedia, telephony.StateAnswered} {
+		update(s)
+		// Without the linger, Run would write each version in this pause.
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, _ := b.Get(ctx, c.ID); got.State != telephony.StateAnswered {
+		t.Errorf("Get within the linger: state %v, want the latest, answered", got.State)
+	}
+	stored(telephony.StateAnswered)
+	if n := writes.Load(); n != 1 {
+		t.Errorf("store writes: %d, want 1 (three versions within the linger)", n)
+	}
+}

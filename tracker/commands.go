@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // The commands to an instance are under the instance's hash tag, like its heartbeat:
@@ -118,12 +120,7 @@ func (c *Commands) Run(ctx context.Context, instance string, handle func(context
 				log.WarnContext(ctx, "reading commands failing: calls of this instance cannot be hung up from others", "err", err)
 			}
 			failing = true
-			t := time.NewTimer(commandsRetry)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-			case <-t.C:
-			}
+			_ = wait.Sleep(ctx, commandsRetry) // the loop's ctx check ends it
 			continue
 		}
 		if failing && err == nil {

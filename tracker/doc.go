@@ -33,8 +33,9 @@
 //	instance:{i:INSTANCE}      string: the instance's heartbeat, TTL = 3 × RunOwnership's interval
 //	calls:live:{i:INSTANCE}    set: the IDs of the calls the instance created and has not ended
 //	events:{ID}                stream: the call's events for every instance (EventStreams),
-//	                             entry 0-SEQ = event SEQ; published on the channel events:{ID}
-//	events:{ID}:owner          string: the instance that appended the call's first event
+//	                             entry 0-SEQ = event SEQ, the first naming the instance
+//	                             that appended it (the owner); published on the channel
+//	                             events:{ID}
 //	cmd:{i:INSTANCE}           stream: commands to the instance (Commands), MAXLEN ~
 //
 // and three keys that span every slot, each a single key in one slot of a Cluster:

@@ -15,19 +15,17 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The events of a call are under the call's hash tag, like its record, so that the append
-// script touches one Cluster slot:
+// The events of a call are in one stream under the call's hash tag, like its record, so
+// that the append script touches one Cluster slot:
 //
-//	events:{ID}          stream: entry 0-SEQ is event SEQ (from 1, no gap), fields
-//	                       p = payload, l = "1" on the last event
-//	events:{ID}:owner    string: the instance that appended the call's first event
-//	                     both: TTL EventsConfig.MaxAge after each append, then
-//	                       EventsConfig.Retention once the last event is in
+//	events:{ID}   entry 0-SEQ is event SEQ (from 1, no gap), fields p = payload,
+//	                l = "1" on the last event, o = the owner on the first (the instance
+//	                that appended it); TTL EventsConfig.MaxAge after each append, then
+//	                EventsConfig.Retention once the last event is in
 //
 // and every event appended is published on the channel events:{ID} as "SEQ:L:PAYLOAD", L =
 // 1 for the last event.
-func eventsKey(id string) string      { return "events:{" + id + "}" }
-func eventsOwnerKey(id string) string { return eventsKey(id) + ":owner" }
+func eventsKey(id string) string { return "events:{" + id + "}" }
 
 // eventsChannel is named like the stream, to be read the same in redis-cli.
 func eventsChannel(id string) string { return eventsKey(id) }
@@ -41,12 +39,15 @@ func callOfChannel(ch string) (string, bool) {
 	return strings.CutSuffix(id, "}")
 }
 
-// appendScript: KEYS = {stream, owner}; ARGV = {channel, owner, live TTL ms, ended TTL ms,
-// then seq, last 0|1, payload of each event}. It adds and publishes, in order, the events
-// after the stream's last, skipping those already in (a retry), and returns {0, last seq},
-// or {1, last seq} at an event that would leave a gap, {2, last seq} at one after the last
+// appendScript: KEYS = {stream}; ARGV = {channel, owner, live TTL ms, ended TTL ms, then
+// seq, last 0|1, payload of each event}. It adds and publishes, in order, the events after
+// the stream's last, skipping those already in (a retry), and returns {0, last seq}, or
+// {1, last seq} at an event that would leave a gap, {2, last seq} at one after the last
 // event (having added those before it). Adding and publishing in one script makes each
-// message leave the stream's node after its entry is written, in the stream's order.
+// message leave the stream's node after its entry is written, in the stream's order. Each
+// command a script runs costs Redis a few microseconds on top of its own work, and a call
+// runs this script several times: hence the owner in the first entry rather than a key of
+// its own, and no command per event beyond its XADD and PUBLISH.
 const appendScript = `
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local seq, ended = 0, false
@@ -56,27 +57,24 @@ if top then
     if top[2][i] == 'l' then ended = true end
   end
 end
-local refused = 0
+local refused, added = 0, false
 for i = 5, #ARGV, 3 do
   local s = tonumber(ARGV[i])
   if s > seq then
     if ended then refused = 2 break end
     if s ~= seq + 1 then refused = 1 break end
-    if ARGV[i+1] == '1' then
-      redis.call('XADD', KEYS[1], '0-' .. ARGV[i], 'p', ARGV[i+2], 'l', '1')
-    else
-      redis.call('XADD', KEYS[1], '0-' .. ARGV[i], 'p', ARGV[i+2])
-    end
+    local fields = {'p', ARGV[i+2]}
+    if ARGV[i+1] == '1' then table.insert(fields, 'l') table.insert(fields, '1') end
+    if s == 1 then table.insert(fields, 'o') table.insert(fields, ARGV[2]) end
+    redis.call('XADD', KEYS[1], '0-' .. ARGV[i], unpack(fields))
     redis.call('PUBLISH', ARGV[1], ARGV[i] .. ':' .. ARGV[i+1] .. ':' .. ARGV[i+2])
-    seq, ended = s, ARGV[i+1] == '1'
+    seq, ended, added = s, ARGV[i+1] == '1', true
   end
 end
-if seq > 0 then
-  redis.call('SET', KEYS[2], ARGV[2], 'NX')
+if added then
   local ttl = ARGV[3]
   if ended then ttl = ARGV[4] end
   redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
 end
 return {refused, seq}
 `
@@ -211,10 +209,10 @@ func (s *EventStreams) AppendMany(ctx context.Context, calls []CallEvents) []err
 			errs[i] = err
 			continue
 		}
-		runs = append(runs, scriptRun{keys: []string{eventsKey(ce.CallID), eventsOwnerKey(ce.CallID)}, args: args})
+		runs = append(runs, scriptRun{keys: []string{eventsKey(ce.CallID)}, args: args})
 		of = append(of, i)
 	}
-	for k, cmd := range runScripts(ctx, s.c, s.append, runs) {
+	for k, cmd := range runScripts(ctx, s.c, s.append, runs, nil) {
 		errs[of[k]] = appendResult(calls[of[k]].CallID, cmd)
 	}
 	return errs
@@ -278,12 +276,16 @@ func (s *EventStreams) Range(ctx context.Context, id string, after uint64, count
 // Owner returns the instance that owns call id, as its first event recorded it, or
 // ErrNotFound if the call has no events (yet, or any more).
 func (s *EventStreams) Owner(ctx context.Context, id string) (string, error) {
-	owner, err := s.c.Get(ctx, eventsOwnerKey(id)).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return "", fmt.Errorf("tracker: owner of call %s: %w", id, ErrNotFound)
-	case err != nil:
+	first, err := s.c.XRangeN(ctx, eventsKey(id), "0-1", "0-1", 1).Result()
+	if err != nil {
 		return "", fmt.Errorf("tracker: owner of call %s: %w", id, err)
+	}
+	if len(first) == 0 {
+		return "", fmt.Errorf("tracker: owner of call %s: %w", id, ErrNotFound)
+	}
+	owner, ok := first[0].Values["o"].(string)
+	if !ok {
+		return "", fmt.Errorf("tracker: owner of call %s: its first event names none", id)
 	}
 	return owner, nil
 }

@@ -20,8 +20,8 @@ type CreateResult struct {
 }
 
 // Create implements Store; it is CreateMany of one call. With a request id, the claim
-// (callreq:{rid}) is taken first, then the call owned, its record written, and the call
-// added to the indexes. Failing to index does not fail Create, since the record and the
+// (callreq:{rid}) is taken first, then the call owned, then its record written and the call
+// added to the indexes (one round trip). Failing to index does not fail Create, since the record and the
 // claim exist and the caller must dial: the call is logged (Warn), and indexed again when
 // it ends.
 func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
@@ -31,8 +31,8 @@ func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call,
 
 // CreateMany is Create for several calls, res[i] being calls[i]'s, with one round trip per
 // step of Create for the whole batch, whatever its size: the request-id claims, the
-// ownership of the calls (one SADD), their records, their indexes, and UpdateMany's three
-// for calls created ended. A request id found claimed costs its call more (reading the
+// ownership of the calls (one SADD), their records with their indexes, and UpdateMany's
+// three for calls created ended. A request id found claimed costs its call more (reading the
 // claim, and Create's wait and takeover if the record is missing). Buffered writes
 // concurrent Creates with it.
 //
@@ -56,7 +56,6 @@ func (r *Redis) CreateMany(ctx context.Context, calls []*telephony.Call) []Creat
 	todo, joins := r.claimMany(ctx, calls, todo, res)
 	todo = r.ownMany(ctx, calls, todo, res)
 	todo = r.record(ctx, calls, todo, res)
-	r.index(ctx, todo, res)
 	r.countCreatedEnded(ctx, todo, res)
 	for i, first := range joins {
 		if err := res[first].Err; err != nil {
@@ -221,8 +220,11 @@ func (r *Redis) ownMany(ctx context.Context, calls []*telephony.Call, todo []int
 	return next
 }
 
-// record writes the records of calls[todo], each unless it exists, and sets their results;
-// it returns the calls it did not fail.
+// record writes the records of calls[todo], each unless it exists, and adds the calls to
+// calls:all and their gateways' indexes in the same round trip, trimming each index once.
+// It sets their results and returns the calls it did not fail. A call whose record failed
+// is left in the indexes, where List takes it for a record expired; one that is not
+// indexed is logged (Warn), and indexed again when it ends.
 func (r *Redis) record(ctx context.Context, calls []*telephony.Call, todo []int, res []CreateResult) []int {
 	var runs []scriptRun
 	var of []int // index in calls of each run
@@ -235,8 +237,10 @@ func (r *Redis) record(ctx context.Context, calls []*telephony.Call, todo []int,
 		runs = append(runs, scriptRun{keys: []string{callKey(calls[i].ID)}, args: []any{data, r.ttl}})
 		of = append(of, i)
 	}
+	var indexed []redis.Cmder
+	cmds := runScripts(ctx, r.c, r.create, runs, func(p redis.Pipeliner) { indexed = r.index(ctx, p, calls, of) })
 	next := make([]int, 0, len(runs))
-	for k, cmd := range runScripts(ctx, r.c, r.create, runs) {
+	for k, cmd := range cmds {
 		i := of[k]
 		c := calls[i]
 		got := c.Clone()
@@ -256,20 +260,26 @@ func (r *Redis) record(ctx context.Context, calls []*telephony.Call, todo []int,
 		res[i] = CreateResult{Call: got, Created: true}
 		next = append(next, i)
 	}
+	for _, cmd := range indexed {
+		if err := cmd.Err(); err != nil {
+			for _, i := range next {
+				r.log.WarnContext(ctx, "call not indexed until it ends", "call_id", calls[i].ID, "err", err)
+			}
+			break
+		}
+	}
 	return next
 }
 
-// index adds the calls created to calls:all and their gateways' indexes, and trims each
-// index once.
-func (r *Redis) index(ctx context.Context, todo []int, res []CreateResult) {
-	if len(todo) == 0 {
-		return
-	}
+// index adds calls[of] to calls:all and their gateways' indexes in p, trims each index once,
+// and returns the commands. The member is the call as given: the same Create again gives
+// the same call, so its member is the one stored.
+func (r *Redis) index(ctx context.Context, p redis.Pipeliner, calls []*telephony.Call, of []int) []redis.Cmder {
 	var keys []string // in a fixed order, for the reader of a MONITOR
 	members := make(map[string][]redis.Z)
-	for _, i := range todo {
-		m := redis.Z{Member: memberOf(res[i].Call)}
-		for _, key := range []string{allKey, gatewayIndexKey(res[i].Call.Gateway)} {
+	for _, i := range of {
+		m := redis.Z{Member: memberOf(calls[i])}
+		for _, key := range []string{allKey, gatewayIndexKey(calls[i].Gateway)} {
 			if _, ok := members[key]; !ok {
 				keys = append(keys, key)
 			}
@@ -277,20 +287,13 @@ func (r *Redis) index(ctx context.Context, todo []int, res []CreateResult) {
 		}
 	}
 	cutoff := "(" + nanosPrefix(r.now().Add(-r.retention))
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, key := range keys {
-			p.ZAdd(ctx, key, members[key]...)
-			// Trimming as calls are added keeps each index to the retention without a
-			// sweeper: it is O(log n) when nothing is due.
-			p.ZRemRangeByLex(ctx, key, "-", cutoff)
-		}
-		return nil
-	})
-	if err != nil {
-		for _, i := range todo {
-			r.log.WarnContext(ctx, "call not indexed until it ends", "call_id", res[i].Call.ID, "err", err)
-		}
+	cmds := make([]redis.Cmder, 0, 2*len(keys))
+	for _, key := range keys {
+		// Trimming as calls are added keeps each index to the retention without a
+		// sweeper: it is O(log n) when nothing is due.
+		cmds = append(cmds, p.ZAdd(ctx, key, members[key]...), p.ZRemRangeByLex(ctx, key, "-", cutoff))
 	}
+	return cmds
 }
 
 // countCreatedEnded counts the calls created ended (refused before dialling) like any call

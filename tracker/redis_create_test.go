@@ -110,7 +110,7 @@ func (e *createEnv) lead(t *testing.T, c *telephony.Call) (release func() Create
 	held, let := e.hold(c.ID)
 	t.Cleanup(let) // a test that fails on the way out must not leave the Create stuck
 	answer := e.create(t.Context(), c)
-	wait(t, held, "the leader's first round trip")
+	waitFor(t, held, "the leader's first round trip")
 	return func() CreateResult {
 		let()
 		return receive(t, answer)
@@ -142,7 +142,7 @@ func (e *createEnv) queued() int {
 	return len(e.b.creates.waiting)
 }
 
-func wait(t *testing.T, ch <-chan struct{}, what string) {
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -212,9 +212,9 @@ func TestBufferedCreateBatches(t *testing.T) {
 }
 
 // 64 Creates queued behind a leader are written in the round trips of one Create: claims,
-// ownership, records, indexes.
+// ownership, records with indexes.
 func testCreatesShareRoundTrips(t *testing.T, e *createEnv) {
-	const perBatch = 4
+	const perBatch = 3
 	lead := dialing("lead", 1)
 	queued := make([]*telephony.Call, 64)
 	for i := range queued {
@@ -387,7 +387,7 @@ func testCreateGivesUpWritten(t *testing.T, e *createEnv) {
 	held, let := e.hold(stays.ID) // the batch of stays and quitter, by its first round trip
 	t.Cleanup(let)
 	checkAnswer(t, "lead", release(), lead, true)
-	wait(t, held, "the batch's first round trip")
+	waitFor(t, held, "the batch's first round trip")
 	cancel()
 	let()
 	checkAnswer(t, "stays", receive(t, answers[0]), stays, true)

@@ -21,16 +21,18 @@ return false
 	// KEYS = {record}; ARGV = {data, ended 0|1|2, ttl ms, gateway, hour}, where 2 is an
 	// ended record that replaces only one not ended yet (recovery's). Returns {-1} for no
 	// record, {0} for a write refused, {1} for a write, {1, gateway, hour} for a write of an
-	// ended record, with the bucket to count it in.
+	// ended record, with the bucket to count it in. PEXPIRE both renews the TTL and tells
+	// whether the record exists (one command less, run by every write of every call); a
+	// refused write renews it too, as a write would have.
 	updateScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+if redis.call('PEXPIRE', KEYS[1], ARGV[3]) == 0 then return {-1} end
 local ended = redis.call('HGET', KEYS[1], 'e')
 if ended and ARGV[2] ~= '1' then return {0} end
-redis.call('HSET', KEYS[1], 'r', ARGV[1])
 if not ended and ARGV[2] ~= '0' then
-	redis.call('HSET', KEYS[1], 'e', '1', 'bg', ARGV[4], 'bh', ARGV[5])
+	redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', '1', 'bg', ARGV[4], 'bh', ARGV[5])
+else
+	redis.call('HSET', KEYS[1], 'r', ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if ARGV[2] == '0' then return {1} end
 local b = redis.call('HMGET', KEYS[1], 'bg', 'bh')
 return {1, b[1], b[2]}
@@ -78,9 +80,10 @@ type scriptRun struct {
 	args []any
 }
 
-// runScripts runs script once per run in one pipeline and returns each run's command. A run
-// that finds the script gone (a restarted Redis lost it) is run again alone, which loads it.
-func runScripts(ctx context.Context, c redis.UniversalClient, script *redis.Script, runs []scriptRun) []*redis.Cmd {
+// runScripts runs script once per run in one pipeline and returns each run's command; then,
+// if not nil, adds commands of its own to the pipeline, after the runs. A run that finds the
+// script gone (a restarted Redis lost it) is run again alone, which loads it.
+func runScripts(ctx context.Context, c redis.UniversalClient, script *redis.Script, runs []scriptRun, then func(redis.Pipeliner)) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, len(runs))
 	if len(runs) == 0 {
 		return cmds
@@ -88,6 +91,9 @@ func runScripts(ctx context.Context, c redis.UniversalClient, script *redis.Scri
 	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range runs {
 			cmds[i] = script.EvalSha(ctx, p, r.keys, r.args...)
+		}
+		if then != nil {
+			then(p)
 		}
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // sample is telephonyd's memory and goroutines at one moment, the heap after a forced GC.
@@ -142,7 +144,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 	}
 	defer svc.stop()
 	start := time.Now()
-	if err := sleep(ctx, 2*time.Second); err != nil {
+	if err := wait.Sleep(ctx, 2*time.Second); err != nil {
 		return nil, err
 	}
 	if r.Baseline, err = takeSample(ctx, svc, start, b.profile("baseline")); err != nil {
@@ -153,7 +155,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 	if err := b.sweepCalls(ctx, svc, "live-callctl-warmup", set.LiveCPS, 2*set.LiveCPS); err != nil {
 		return nil, err
 	}
-	if err := sleep(ctx, set.WarmWait); err != nil {
+	if err := wait.Sleep(ctx, set.WarmWait); err != nil {
 		return nil, err
 	}
 	if err := b.sweepCalls(ctx, svc, "live-callctl-sweep-warm", 1, 1); err != nil {
@@ -171,7 +173,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 		return nil, err
 	}
 	ended := time.Now()
-	if err := sleep(ctx, eventRetention+2*time.Second); err != nil {
+	if err := wait.Sleep(ctx, eventRetention+2*time.Second); err != nil {
 		return nil, err
 	}
 	for {
@@ -183,7 +185,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 		if r.AfterEnd.Back || time.Since(ended) > eventRetention+set.Settle {
 			break
 		}
-		if err := sleep(ctx, 2*time.Second); err != nil {
+		if err := wait.Sleep(ctx, 2*time.Second); err != nil {
 			return nil, err
 		}
 	}
@@ -196,7 +198,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 	// As after the warm-up: their event logs go after event_retention, sipgo's transactions
 	// after 64×T1.
 	waved := time.Now()
-	if err := sleep(ctx, max(set.WarmWait, eventRetention+2*time.Second)); err != nil {
+	if err := wait.Sleep(ctx, max(set.WarmWait, eventRetention+2*time.Second)); err != nil {
 		return nil, err
 	}
 	for {
@@ -208,7 +210,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 		if r.AfterSecondWave.Back || time.Since(waved) > set.WarmWait+set.Settle {
 			return r, nil
 		}
-		if err := sleep(ctx, 2*time.Second); err != nil {
+		if err := wait.Sleep(ctx, 2*time.Second); err != nil {
 			return nil, err
 		}
 	}
@@ -249,7 +251,7 @@ func (b *bench) holdLive(ctx context.Context, svc *service, u *uas, r *liveResul
 	// Wait until every call is live (or the tool gave up, or far too long passed).
 	deadline := time.Now().Add(2*ramp + 30*time.Second)
 	for n, next := 0, time.Now(); n < set.LiveCalls && !tool.exited() && time.Now().Before(deadline); {
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := wait.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 		if n, err = svc.active(ctx); err != nil {
@@ -263,7 +265,7 @@ func (b *bench) holdLive(ctx context.Context, svc *service, u *uas, r *liveResul
 	// Let the calls go idle: the last answers, ACKs and watchers settle, and the engine
 	// releases the INVITE transactions 64·T1 after each answer.
 	b.logf("live: waiting %v for the calls to go idle", set.IdleWait)
-	if err := sleep(ctx, set.IdleWait); err != nil {
+	if err := wait.Sleep(ctx, set.IdleWait); err != nil {
 		return err
 	}
 	if r.Peak, err = takeSample(ctx, svc, start, b.profile("peak")); err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // children owns every process the bench starts, so that none outlives it: each child runs
@@ -163,21 +165,9 @@ func (c *child) waitReady(ctx context.Context, limit time.Duration, ready func()
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready after %v", c.name, limit)
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := wait.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // gatewayName is the provider's name in telephonyd's configuration.
@@ -211,7 +213,7 @@ func (s *service) idle(ctx context.Context, limit time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("telephonyd still has %d live calls after %v (%v)", n, limit, err)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := wait.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}

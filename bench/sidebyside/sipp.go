@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // SIPp settings shared by the provider and SIPp's caller.
@@ -106,7 +108,7 @@ func (u *uas) idle(ctx context.Context, since time.Time, limit time.Duration) (s
 		if time.Now().After(deadline) {
 			return last, fmt.Errorf("the SIPp provider still has %d calls after %v", last.Current, limit)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := wait.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return last, err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // Bounds of the wait before subscribing again. The cap keeps a long outage from delaying the
@@ -35,14 +37,10 @@ func Hold(ctx context.Context, listen func(up func()) error, failed func(err err
 		}
 		failed(err, !down)
 		down = true
-		wait := backoff/2 + rand.N(backoff/2)
+		pause := backoff/2 + rand.N(backoff/2)
 		backoff = min(2*backoff, MaxBackoff)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if wait.Sleep(ctx, pause) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
