@@ -138,7 +138,7 @@ func (b *bench) runLive(ctx context.Context) (*liveResult, error) {
 	}
 	defer sweep.proc.stop(5 * time.Second)
 	svc, err := startService(ctx, b.cs, b.telephonyd, "live-telephonyd",
-		[]gateway{{gatewayName, u.addr()}, {sweepGateway, sweep.addr()}}, b.redisURL)
+		[]gateway{{gatewayName, u.addr()}, {sweepGateway, sweep.addr()}}, b.redisURL())
 	if err != nil {
 		return nil, err
 	}

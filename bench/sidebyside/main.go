@@ -132,8 +132,8 @@ type bench struct {
 	telephonyd string // built binaries
 	callctl    string
 	redis      *child
-	redisURL   string
-	steps      int // steps run so far, to name their files
+	redisAddr  string // host:port
+	steps      int    // steps run so far, to name their files
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -217,7 +217,7 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 		if out, err := execOutput(b.callctl, "help", "load"); err != nil {
 			return fmt.Errorf("this callctl has no load command yet (callctl help load: %v)\n%s", err, out)
 		}
-		if b.redis, b.redisURL, err = startRedis(ctx, b.cs); err != nil {
+		if b.redis, b.redisAddr, err = startRedis(ctx, b.cs); err != nil {
 			return err
 		}
 	}
@@ -247,7 +247,7 @@ func (b *bench) measureCPS(ctx context.Context, res *results) error {
 	defer u.proc.stop(5 * time.Second)
 	var svc *service
 	if set.phase("telephonyd") {
-		if svc, err = startService(ctx, b.cs, b.telephonyd, "telephonyd", []gateway{{gatewayName, u.addr()}}, b.redisURL); err != nil {
+		if svc, err = startService(ctx, b.cs, b.telephonyd, "telephonyd", []gateway{{gatewayName, u.addr()}}, b.redisURL()); err != nil {
 			return err
 		}
 		defer svc.stop()
@@ -306,3 +306,6 @@ func repoRoot() (string, error) {
 	}
 	return dir, nil
 }
+
+// redisURL is telephonyd's redis.url for the bench's redis-server.
+func (b *bench) redisURL() string { return "redis://" + b.redisAddr + "/0" }

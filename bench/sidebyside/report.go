@@ -292,6 +292,10 @@ func (r *results) printBestSteps(w io.Writer) {
 			return fmt.Sprintf("%.3f", v*1000/float64(s.Calls))
 		})
 	}
+	if b != nil && b.RedisScripts > 0 {
+		fmt.Fprintf(tw, "Redis scripts per call, their µs per call\t-\t%.1f, %.0f\t\n",
+			float64(b.RedisScripts)/float64(b.Calls), float64(b.RedisScriptMicros)/float64(b.Calls))
+	}
 	if b != nil && len(b.Load) > 0 {
 		var lr loadReport
 		if json.Unmarshal(b.Load, &lr) == nil {

@@ -30,8 +30,12 @@ type stepResult struct {
 	LagSeconds float64 `json:"lag_seconds"`
 	// CPUSeconds is each process's CPU time over the step, until the provider was idle.
 	CPUSeconds map[string]float64 `json:"cpu_seconds"`
-	Clean      bool               `json:"clean"`
-	Why        string             `json:"why,omitempty"`
+	// RedisScripts and RedisScriptMicros are the Lua scripts Redis ran during a telephonyd
+	// step, and its time in them: each costs Redis ≈ 15 µs beyond the commands it runs.
+	RedisScripts      int64  `json:"redis_scripts,omitempty"`
+	RedisScriptMicros int64  `json:"redis_script_usec,omitempty"`
+	Clean             bool   `json:"clean"`
+	Why               string `json:"why,omitempty"`
 	// Load is `callctl load`'s JSON report, for telephonyd's steps.
 	Load json.RawMessage `json:"load,omitempty"`
 }
@@ -116,6 +120,10 @@ func (b *bench) runServiceStep(ctx context.Context, svc *service, u *uas, rate i
 		return stepResult{}, err
 	}
 	svcCPU, redisCPU, uasCPU := svc.proc.cpuSeconds(), b.redis.cpuSeconds(), u.cpuSeconds()
+	scripts, scriptUsec, err := redisScripts(b.redisAddr)
+	if err != nil {
+		return stepResult{}, fmt.Errorf("redis-server: %w", err)
+	}
 	b.steps++
 	name := fmt.Sprintf("step%03d-callctl", b.steps)
 	c, err := b.cs.start(name, "", b.callctl, b.loadArgs(svc, gatewayName, rate, count, b.set.Hold+20*time.Second)...)
@@ -136,6 +144,10 @@ func (b *bench) runServiceStep(ctx context.Context, svc *service, u *uas, rate i
 	if err := svc.idle(ctx, b.settleLimit()); err != nil {
 		return stepResult{}, err
 	}
+	scriptsAfter, scriptUsecAfter, err := redisScripts(b.redisAddr)
+	if err != nil {
+		return stepResult{}, fmt.Errorf("redis-server: %w", err)
+	}
 	instant := float64(count)/float64(rate) + b.set.Hold.Seconds()
 	s := stepResult{
 		Rate: rate, Calls: count, Successful: report.Successful, FailedBy: report.Failed,
@@ -146,6 +158,7 @@ func (b *bench) runServiceStep(ctx context.Context, svc *service, u *uas, rate i
 			"telephonyd": svc.proc.cpuSeconds() - svcCPU, "callctl": c.cpuSeconds(),
 			"redis": b.redis.cpuSeconds() - redisCPU, "sipp_uas": u.cpuSeconds() - uasCPU,
 		},
+		RedisScripts: scriptsAfter - scripts, RedisScriptMicros: scriptUsecAfter - scriptUsec,
 		Load: raw,
 	}
 	for _, n := range report.Failed {
