@@ -32,6 +32,11 @@ type Shared struct {
 	// down); default 65,536. Past it, events are not shared (they stay watchable here) and
 	// a warning is logged.
 	PublishQueue int
+	// PublishLinger is how long the events of this instance's calls wait before they are
+	// appended to Redis: those that come meanwhile, of every call, go in the same round
+	// trip. Watchers on other instances see events up to this much later; those here are
+	// not delayed. Default 2 ms; negative for none.
+	PublishLinger time.Duration
 }
 
 // Owners tells who owns a call and ends the calls of dead instances; *tracker.Redis is one.
@@ -54,6 +59,9 @@ func (sh *Shared) withDefaults() (*Shared, error) {
 	}
 	if c.PublishQueue <= 0 {
 		c.PublishQueue = 1 << 16
+	}
+	if c.PublishLinger == 0 {
+		c.PublishLinger = 2 * time.Millisecond
 	}
 	return &c, nil
 }

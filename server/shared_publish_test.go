@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ccplane/telephony"
+	"github.com/ccplane/telephony/internal/testenv"
+	"github.com/ccplane/telephony/sipengine"
+	"github.com/ccplane/telephony/tracker"
+)
+
+// pipelineCount counts the pipelines of scripts a go-redis client sends (not those of its
+// connection handshakes).
+type pipelineCount struct{ n atomic.Int64 }
+
+func (h *pipelineCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *pipelineCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *pipelineCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "evalsha" {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// The events of many calls queued within the publisher's linger reach Redis in one round
+// trip, each in its call's stream, in order.
+func TestPublisherLingers(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
+	t.Cleanup(func() { c.Close() })
+	trips := &pipelineCount{}
+	c.AddHook(trips)
+	es, err := tracker.NewEventStreams(tracker.EventsConfig{}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &publisher{events: es, owner: "A", s: &CallService{log: slog.New(slog.DiscardHandler)}, max: 100,
+		linger: 300 * time.Millisecond, wake: make(chan struct{}, 1)}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); p.run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	const calls, perCall = 5, 3
+	for seq := uint64(1); seq <= perCall; seq++ {
+		for i := range calls {
+			ev := newLogEvent(sipengine.Event{Kind: sipengine.EventState, From: telephony.StateDialing, To: telephony.StateRinging, At: time.Now()}, nil)
+			p.enqueue(fmt.Sprintf("c%d", i), seq, ev)
+			// Without the linger, the first event would be appended in this pause.
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	testenv.Eventually(t, "every event in Redis", func() bool {
+		for i := range calls {
+			evs, err := es.Range(t.Context(), fmt.Sprintf("c%d", i), 0, 0)
+			if err != nil || len(evs) != perCall {
+				return false
+			}
+		}
+		return true
+	})
+	if n := trips.n.Load(); n != 1 {
+		t.Errorf("%d calls' events queued within the linger took %d round trips, want 1", calls, n)
+	}
+}
