@@ -40,7 +40,7 @@ type publisher struct {
 	owner  string
 	s      *CallService
 	max    int
-	linger time.Duration
+	every  time.Duration // Shared.PublishInterval
 
 	mu      sync.Mutex
 	pending []published
@@ -54,7 +54,7 @@ func newPublisher(s *CallService, sh *Shared) *publisher {
 	if sh == nil {
 		return nil
 	}
-	return &publisher{events: sh.Events, owner: sh.Instance, s: s, max: sh.PublishQueue, linger: sh.PublishLinger,
+	return &publisher{events: sh.Events, owner: sh.Instance, s: s, max: sh.PublishQueue, every: sh.PublishInterval,
 		wake: make(chan struct{}, 1)}
 }
 
@@ -81,19 +81,20 @@ func (p *publisher) enqueue(callID string, seq uint64, ev logEvent) {
 	}
 }
 
-// run appends until ctx ends, then what is left and queued, for at most flushTimeout. Once
-// woken it lingers (Shared.PublishLinger) before it takes the queue: at hundreds of calls
-// per second that turns a round trip per event or two into one per millisecond or two,
-// which cut Redis's CPU per call by a fifth and telephonyd's by 5 % at 800 calls per
-// second (docs/performance.md). An append under way is not cut short by ctx, whose end
-// only stops the retries of one that failed: those go again with the flush.
+// run appends until ctx ends, then what is left and queued, for at most flushTimeout. It
+// appends at most once per Shared.PublishInterval: at hundreds of calls per second that
+// turns a round trip per event or two into one per interval, while a quiet instance's
+// events go at once. An append under way is not cut short by ctx, whose end only stops the
+// retries of one that failed: those go again with the flush.
 func (p *publisher) run(ctx context.Context) {
 	work := context.WithoutCancel(ctx)
 	var left []tracker.CallEvents
+	var last time.Time // when the last append began
 	for ctx.Err() == nil {
 		select {
 		case <-p.wake:
-			if wait.Sleep(ctx, p.linger) == nil {
+			if wait.Sleep(ctx, p.every-time.Since(last)) == nil {
+				last = time.Now()
 				left = p.publish(work, ctx.Done())
 			}
 		case <-ctx.Done():
@@ -101,33 +102,40 @@ func (p *publisher) run(ctx context.Context) {
 	}
 	flush, cancel := context.WithTimeout(work, flushTimeout)
 	defer cancel()
+	// The calls have ended: nothing more is queued once the queue is found empty.
 	left = append(p.append(flush, nil, left), p.publish(flush, nil)...)
+	for len(left) == 0 && flush.Err() == nil && p.queued() > 0 {
+		left = p.publish(flush, nil)
+	}
 	if len(left) > 0 {
 		p.s.log.Error("call events not shared: Redis did not take them before shutdown", "calls", len(left))
 	}
 }
 
-// publish appends what is queued, publishBatch events at a time, until the queue is empty
-// or stop: it then returns what it did not append.
+// publish appends what is queued, publishBatch events at a time, or until stop: it then
+// returns what it did not append. Events queued meanwhile are left for the next publish.
 func (p *publisher) publish(ctx context.Context, stop <-chan struct{}) []tracker.CallEvents {
-	for {
-		p.mu.Lock()
-		queued := p.pending
-		p.pending = nil
-		p.mu.Unlock()
-		if len(queued) == 0 {
-			return nil
-		}
-		batches := slices.Collect(slices.Chunk(queued, publishBatch))
-		for i, batch := range batches {
-			if left := p.append(ctx, stop, p.byCall(batch)); left != nil {
-				for _, rest := range batches[i+1:] {
-					left = append(left, p.byCall(rest)...)
-				}
-				return left
+	p.mu.Lock()
+	queued := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	batches := slices.Collect(slices.Chunk(queued, publishBatch))
+	for i, batch := range batches {
+		if left := p.append(ctx, stop, p.byCall(batch)); left != nil {
+			for _, rest := range batches[i+1:] {
+				left = append(left, p.byCall(rest)...)
 			}
+			return left
 		}
 	}
+	return nil
+}
+
+// queued is how many events wait in the queue.
+func (p *publisher) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending)
 }
 
 // byCall groups a batch's events by call, in order, with their payloads.

@@ -57,6 +57,9 @@ type fileConfig struct {
 		// instance, and HangUp reaches the call's owner. Off only for a lone instance that
 		// wants to save those writes.
 		ShareCalls *bool `yaml:"share_calls"`
+		// PublishInterval is the least time between two appends of this instance's call
+		// events to Redis (server.Shared.PublishInterval); 0 appends each at once.
+		PublishInterval duration `yaml:"publish_interval"`
 	} `yaml:"redis"`
 	Metrics struct {
 		Listen string `yaml:"listen"`
@@ -208,6 +211,7 @@ func defaultConfig() fileConfig {
 	c.Log.Format = "text"
 	c.Shutdown.Grace = duration(10 * time.Second)
 	c.Redis.Heartbeat = duration(tracker.DefaultOwnershipInterval)
+	c.Redis.PublishInterval = duration(server.DefaultPublishInterval)
 	return c
 }
 
@@ -258,6 +262,9 @@ func (c fileConfig) validate() error {
 	}
 	if c.Redis.Heartbeat <= 0 {
 		errs = append(errs, errors.New("redis.heartbeat must be positive"))
+	}
+	if c.Redis.PublishInterval < 0 {
+		errs = append(errs, errors.New("redis.publish_interval must not be negative"))
 	}
 	if c.Shutdown.Grace <= 0 {
 		errs = append(errs, errors.New("shutdown.grace must be positive"))

@@ -63,6 +63,8 @@ calls:
   report_labels: ["camp aign"]
 log:
   level: loud
+redis:
+  publish_interval: -1ms
 gateways:
   - name: a
     address: nowhere
@@ -72,7 +74,7 @@ gateways:
 	if err == nil {
 		t.Fatal("loadConfig accepted a broken file")
 	}
-	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`, "calls.report_labels", "max_cps"} {
+	for _, want := range []string{"log.level", `address "nowhere"`, `transport "sctp"`, "calls.report_labels", "max_cps", "redis.publish_interval"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

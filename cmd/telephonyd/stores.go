@@ -114,5 +114,10 @@ func openShared(cfg fileConfig, client redis.UniversalClient, recs records, log 
 	if err != nil {
 		return nil, err
 	}
-	return &server.Shared{Instance: recs.redis.Instance(), Events: events, Commands: cmds, Owners: recs.redis}, nil
+	interval := time.Duration(cfg.Redis.PublishInterval)
+	if interval == 0 {
+		interval = -1 // Shared's "none": its zero is the default
+	}
+	return &server.Shared{Instance: recs.redis.Instance(), Events: events, Commands: cmds, Owners: recs.redis,
+		PublishInterval: interval}, nil
 }
