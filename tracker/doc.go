@@ -66,7 +66,8 @@
 //
 //   - Create: the instance is registered (its heartbeat and its entry in instances) before
 //     the first call's ID is added to its live set, and an ID is added before the call's
-//     record is written. Every heartbeat adds the entry again, in case a survivor removed it
+//     record is written (on one node, in the same pipeline, which the node runs in order;
+//     in a Cluster, in a round trip before). Every heartbeat adds the entry again, in case a survivor removed it
 //     while the instance was only slow.
 //   - Update: an ended record is written, then counted, then its ID leaves the live set.
 //   - RecoverLost, on an instance in instances whose heartbeat is gone: a call whose record is

@@ -212,7 +212,7 @@ func (s *EventStreams) AppendMany(ctx context.Context, calls []CallEvents) []err
 		runs = append(runs, scriptRun{keys: []string{eventsKey(ce.CallID)}, args: args})
 		of = append(of, i)
 	}
-	for k, cmd := range runScripts(ctx, s.c, s.append, runs, nil) {
+	for k, cmd := range runScripts(ctx, s.c, s.append, runs, nil, nil) {
 		errs[of[k]] = appendResult(calls[of[k]].CallID, cmd)
 	}
 	return errs

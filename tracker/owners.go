@@ -74,19 +74,28 @@ func newOwnership(instance string) *ownership {
 // own adds calls about to be created to this instance's live set, in one SADD, having first
 // made the instance known, so that a crash right after still leaves the calls to be found.
 func (r *Redis) own(ctx context.Context, ids ...string) error {
-	inst := r.owner.instance
-	if inst == "" || len(ids) == 0 {
+	if r.owner.instance == "" || len(ids) == 0 {
 		return nil
 	}
-	if !r.owner.registered.Load() {
-		if _, err := r.beat(ctx, time.Duration(r.owner.ttl.Load())); err != nil {
-			return fmt.Errorf("register instance %s: %w", inst, err)
-		}
-		r.owner.registered.Store(true)
+	if err := r.register(ctx); err != nil {
+		return err
 	}
-	if err := r.c.SAdd(ctx, liveKey(inst), ids).Err(); err != nil {
+	if err := r.c.SAdd(ctx, liveKey(r.owner.instance), ids).Err(); err != nil {
 		return fmt.Errorf("own: %w", err)
 	}
+	return nil
+}
+
+// register makes this instance known (its heartbeat and its entry in instances) before it
+// owns its first call.
+func (r *Redis) register(ctx context.Context) error {
+	if r.owner.registered.Load() {
+		return nil
+	}
+	if _, err := r.beat(ctx, time.Duration(r.owner.ttl.Load())); err != nil {
+		return fmt.Errorf("register instance %s: %w", r.owner.instance, err)
+	}
+	r.owner.registered.Store(true)
 	return nil
 }
 

@@ -72,6 +72,9 @@ type Redis struct {
 	claimWait time.Duration // claimWait; tests shorten it
 	owner     *ownership
 	labels    []string // report label keys
+	// oneNode is set unless c is a Cluster client: one pipeline is then run in order, by
+	// one server, and a Create may own its calls in the round trip that writes them.
+	oneNode bool
 
 	create, update, count, takeover *redis.Script
 }
@@ -94,6 +97,8 @@ func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
 		takeover:  redis.NewScript(takeoverScript),
 		owner:     newOwnership(cfg.Instance),
 	}
+	_, cluster := c.(*redis.ClusterClient)
+	r.oneNode = !cluster
 	r.labels, _ = reportLabelKeys(cfg.ReportLabels) // validated above
 	r.ttl = strconv.FormatInt(r.retention.Milliseconds(), 10)
 	if r.log == nil {

@@ -80,20 +80,24 @@ type scriptRun struct {
 	args []any
 }
 
-// runScripts runs script once per run in one pipeline and returns each run's command; then,
-// if not nil, adds commands of its own to the pipeline, after the runs. A run that finds the
-// script gone (a restarted Redis lost it) is run again alone, which loads it.
-func runScripts(ctx context.Context, c redis.UniversalClient, script *redis.Script, runs []scriptRun, then func(redis.Pipeliner)) []*redis.Cmd {
+// runScripts runs script once per run in one pipeline and returns each run's command. The
+// caller's before and after, if not nil, add commands of its own to the pipeline, before and
+// after the runs. A run that finds the script gone (a restarted Redis lost it) is run again
+// alone, which loads it.
+func runScripts(ctx context.Context, c redis.UniversalClient, script *redis.Script, runs []scriptRun, before, after func(redis.Pipeliner)) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, len(runs))
 	if len(runs) == 0 {
 		return cmds
 	}
 	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if before != nil {
+			before(p)
+		}
 		for i, r := range runs {
 			cmds[i] = script.EvalSha(ctx, p, r.keys, r.args...)
 		}
-		if then != nil {
-			then(p)
+		if after != nil {
+			after(p)
 		}
 		return nil
 	})

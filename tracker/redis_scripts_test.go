@@ -19,7 +19,7 @@ func TestRunScriptsReloadsLostScript(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for i, cmd := range runScripts(t.Context(), c, script, runs, nil) {
+		for i, cmd := range runScripts(t.Context(), c, script, runs, nil, nil) {
 			want := runs[i].keys[0] + runs[i].args[0].(string)
 			if got, err := cmd.Text(); got != want || err != nil {
 				t.Errorf("%s: run %d = %q, %v; want %q", round, i, got, err, want)

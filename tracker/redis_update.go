@@ -157,7 +157,7 @@ func (r *Redis) UpdateMany(ctx context.Context, calls []*telephony.Call) []error
 	}
 	var ended []endedCall
 	var endedAt []int // index in calls of each ended[k]
-	for j, cmd := range runScripts(ctx, r.c, r.update, runs, nil) {
+	for j, cmd := range runScripts(ctx, r.c, r.update, runs, nil, nil) {
 		i := of[j]
 		_, k, err := updateResult(calls[i], cmd)
 		if err != nil {
