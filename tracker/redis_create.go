@@ -20,10 +20,10 @@ type CreateResult struct {
 }
 
 // Create implements Store; it is CreateMany of one call. With a request id, the claim
-// (callreq:{rid}) is taken first, then the call owned, then its record written and the call
-// added to the indexes (one round trip). Failing to index does not fail Create, since the record and the
-// claim exist and the caller must dial: the call is logged (Warn), and indexed again when
-// it ends.
+// (callreq:{rid}) is taken first; then the call is owned, its record written and the call
+// added to the indexes, in one round trip on one node (in a Cluster, the ownership in one
+// before). Failing to index does not fail Create, since the record and the claim exist and
+// the caller must dial: the call is logged (Warn), and indexed again when it ends.
 func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call, bool, error) {
 	res := r.CreateMany(ctx, []*telephony.Call{c})[0]
 	return res.Call, res.Created, res.Err
@@ -31,8 +31,8 @@ func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call,
 
 // CreateMany is Create for several calls, res[i] being calls[i]'s, with one round trip per
 // step of Create for the whole batch, whatever its size: the request-id claims, the
-// ownership of the calls (one SADD), their records with their indexes, and UpdateMany's
-// three for calls created ended. A request id found claimed costs its call more (reading the
+// ownership of the calls (one SADD) with their records and indexes (two round trips in a
+// Cluster), and UpdateMany's three for calls created ended. A request id found claimed costs its call more (reading the
 // claim, and Create's wait and takeover if the record is missing). Buffered writes
 // concurrent Creates with it.
 //
