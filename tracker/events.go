@@ -39,44 +39,54 @@ func callOfChannel(ch string) (string, bool) {
 	return strings.CutSuffix(id, "}")
 }
 
-// appendScript: KEYS = {stream}; ARGV = {channel, owner, live TTL ms, ended TTL ms, then
-// seq, last 0|1, payload of each event}. It adds and publishes, in order, the events after
-// the stream's last, skipping those already in (a retry), and returns {0, last seq}, or
-// {1, last seq} at an event that would leave a gap, {2, last seq} at one after the last
-// event (having added those before it). Adding and publishing in one script makes each
-// message leave the stream's node after its entry is written, in the stream's order. Each
-// command a script runs costs Redis a few microseconds on top of its own work, and a call
-// runs this script several times: hence the owner in the first entry rather than a key of
-// its own, and no command per event beyond its XADD and PUBLISH.
+// appendScript appends the events of one or more calls. KEYS = {stream of each call};
+// ARGV = {live TTL ms, ended TTL ms, then for each call: its channel, its owner, its number
+// of events, then seq, last 0|1, payload of each}. For each call it adds and publishes, in
+// order, the events after the stream's last, skipping those already in (a retry), and
+// answers {0, last seq}, or {1, last seq} at an event that would leave a gap, {2, last seq}
+// at one after the last event (having added those before it): the answer is these pairs, a
+// call after the other. Adding and publishing in one script makes each message leave the
+// stream's node after its entry is written, in the stream's order. A script costs Redis a
+// few microseconds of its own, and each command it runs some more: hence one script for
+// every call of a batch where the keys allow (one node), the owner in the first entry
+// rather than a key of its own, and no command per event beyond its XADD and PUBLISH.
 const appendScript = `
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local seq, ended = 0, false
-if top then
-  seq = tonumber(string.sub(top[1], 3))
-  for i = 1, #top[2], 2 do
-    if top[2][i] == 'l' then ended = true end
+local out, a = {}, 3
+for k = 1, #KEYS do
+  local key, channel, owner = KEYS[k], ARGV[a], ARGV[a+1]
+  local first, stop = a + 3, a + 3 + 3 * tonumber(ARGV[a+2])
+  a = stop
+  local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  local seq, ended = 0, false
+  if top then
+    seq = tonumber(string.sub(top[1], 3))
+    for i = 1, #top[2], 2 do
+      if top[2][i] == 'l' then ended = true end
+    end
   end
-end
-local refused, added = 0, false
-for i = 5, #ARGV, 3 do
-  local s = tonumber(ARGV[i])
-  if s > seq then
-    if ended then refused = 2 break end
-    if s ~= seq + 1 then refused = 1 break end
-    local fields = {'p', ARGV[i+2]}
-    if ARGV[i+1] == '1' then table.insert(fields, 'l') table.insert(fields, '1') end
-    if s == 1 then table.insert(fields, 'o') table.insert(fields, ARGV[2]) end
-    redis.call('XADD', KEYS[1], '0-' .. ARGV[i], unpack(fields))
-    redis.call('PUBLISH', ARGV[1], ARGV[i] .. ':' .. ARGV[i+1] .. ':' .. ARGV[i+2])
-    seq, ended, added = s, ARGV[i+1] == '1', true
+  local refused, added = 0, false
+  for i = first, stop - 1, 3 do
+    local s = tonumber(ARGV[i])
+    if s > seq then
+      if ended then refused = 2 break end
+      if s ~= seq + 1 then refused = 1 break end
+      local fields = {'p', ARGV[i+2]}
+      if ARGV[i+1] == '1' then table.insert(fields, 'l') table.insert(fields, '1') end
+      if s == 1 then table.insert(fields, 'o') table.insert(fields, owner) end
+      redis.call('XADD', key, '0-' .. ARGV[i], unpack(fields))
+      redis.call('PUBLISH', channel, ARGV[i] .. ':' .. ARGV[i+1] .. ':' .. ARGV[i+2])
+      seq, ended, added = s, ARGV[i+1] == '1', true
+    end
   end
+  if added then
+    local ttl = ARGV[1]
+    if ended then ttl = ARGV[2] end
+    redis.call('PEXPIRE', key, ttl)
+  end
+  table.insert(out, refused)
+  table.insert(out, seq)
 end
-if added then
-  local ttl = ARGV[3]
-  if ended then ttl = ARGV[4] end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-return {refused, seq}
+return out
 `
 
 var (
@@ -155,6 +165,7 @@ type EventStreams struct {
 	retention string // ms, the script's argument
 	resync    time.Duration
 	append    *redis.Script
+	oneNode   bool // see onOneNode
 	running   atomic.Bool
 
 	// subMu orders the subscription's changes: a channel's SUBSCRIBE and UNSUBSCRIBE are
@@ -182,6 +193,7 @@ func NewEventStreams(cfg EventsConfig, c redis.UniversalClient) (*EventStreams, 
 		retention: strconv.FormatInt(cmp.Or(cfg.Retention, DefaultEventRetention).Milliseconds(), 10),
 		resync:    cmp.Or(cfg.Resync, DefaultEventResync),
 		append:    redis.NewScript(appendScript),
+		oneNode:   onOneNode(c),
 		watches:   make(map[string]map[*StreamWatch]struct{}),
 	}, nil
 }
@@ -198,33 +210,50 @@ func (s *EventStreams) Append(ctx context.Context, id, owner string, evs ...Stre
 // An event that would leave a gap or follow the last event is refused with ErrEventOrder,
 // as are events not in increasing order; those before it are appended. The first append of
 // a call records its owner. The stream expires EventsConfig.MaxAge after its latest append,
-// or Retention after its last event.
+// or Retention after its last event. On one node, one script appends every call's events;
+// in a Cluster, whose scripts must keep to one slot, one script per call.
 func (s *EventStreams) AppendMany(ctx context.Context, calls []CallEvents) []error {
 	errs := make([]error, len(calls))
 	var runs []scriptRun
-	var of []int // index in calls of each run
+	var of [][]int // indexes in calls of each run's calls
 	for i, ce := range calls {
-		args, err := s.appendArgs(ce)
+		args, err := appendArgs(ce)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		runs = append(runs, scriptRun{keys: []string{eventsKey(ce.CallID)}, args: args})
-		of = append(of, i)
+		if len(runs) == 0 || !s.oneNode {
+			runs = append(runs, scriptRun{args: []any{s.maxAge, s.retention}})
+			of = append(of, nil)
+		}
+		r := &runs[len(runs)-1]
+		r.keys = append(r.keys, eventsKey(ce.CallID))
+		r.args = append(r.args, args...)
+		of[len(of)-1] = append(of[len(of)-1], i)
 	}
 	for k, cmd := range runScripts(ctx, s.c, s.append, runs, nil, nil) {
-		errs[of[k]] = appendResult(calls[of[k]].CallID, cmd)
+		res, err := cmd.Int64Slice()
+		if err == nil && len(res) != 2*len(of[k]) {
+			err = fmt.Errorf("script answered %v", res)
+		}
+		for j, i := range of[k] {
+			if err != nil {
+				errs[i] = fmt.Errorf("tracker: append events of call %s: %w", calls[i].CallID, err)
+				continue
+			}
+			errs[i] = appendResult(calls[i].CallID, res[2*j], res[2*j+1])
+		}
 	}
 	return errs
 }
 
-// appendArgs are the append script's arguments for ce, which it checks.
-func (s *EventStreams) appendArgs(ce CallEvents) ([]any, error) {
+// appendArgs are the append script's arguments for ce's call, which it checks.
+func appendArgs(ce CallEvents) ([]any, error) {
 	if ce.CallID == "" || ce.Owner == "" {
 		return nil, fmt.Errorf("tracker: append events of call %q: no call ID or owner (%q)", ce.CallID, ce.Owner)
 	}
-	args := make([]any, 0, 4+3*len(ce.Events))
-	args = append(args, eventsChannel(ce.CallID), ce.Owner, s.maxAge, s.retention)
+	args := make([]any, 0, 3+3*len(ce.Events))
+	args = append(args, eventsChannel(ce.CallID), ce.Owner, len(ce.Events))
 	prev := StreamEvent{}
 	for _, ev := range ce.Events {
 		if ev.Seq <= prev.Seq || prev.Last {
@@ -241,18 +270,13 @@ func (s *EventStreams) appendArgs(ce CallEvents) ([]any, error) {
 	return args, nil
 }
 
-// appendResult reads the append script's answer for call id.
-func appendResult(id string, cmd *redis.Cmd) error {
-	res, err := cmd.Int64Slice()
-	switch {
-	case err != nil:
-		return fmt.Errorf("tracker: append events of call %s: %w", id, err)
-	case len(res) != 2:
-		return fmt.Errorf("tracker: append events of call %s: script answered %v", id, res)
-	case res[0] == 1:
-		return fmt.Errorf("tracker: append events of call %s: %w: a gap after event %d", id, ErrEventOrder, res[1])
-	case res[0] == 2:
-		return fmt.Errorf("tracker: append events of call %s: %w: event %d was the last", id, ErrEventOrder, res[1])
+// appendResult reads the append script's answer for call id: refused and its last seq.
+func appendResult(id string, refused, seq int64) error {
+	switch refused {
+	case 1:
+		return fmt.Errorf("tracker: append events of call %s: %w: a gap after event %d", id, ErrEventOrder, seq)
+	case 2:
+		return fmt.Errorf("tracker: append events of call %s: %w: event %d was the last", id, ErrEventOrder, seq)
 	}
 	return nil
 }

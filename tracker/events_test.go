@@ -404,3 +404,47 @@ func TestEventsConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// On one node, AppendMany runs one script for every call of the batch (a Cluster, where
+// a script must keep to one slot, runs one per call: the tests on it would fail with
+// CROSSSLOT otherwise).
+func TestAppendManyOneScriptOnOneNode(t *testing.T) {
+	c := newClient(t, testenv.StartRedis(t))
+	var scripts atomic.Int64
+	c.AddHook(scriptCount{&scripts})
+	s := newEventStreams(t, c, EventsConfig{})
+	errs := s.AppendMany(t.Context(), []CallEvents{
+		{CallID: "s1", Owner: "A", Events: events(1, 3, 0)},
+		{CallID: "s2", Owner: "A", Events: []StreamEvent{event(2, 0)}}, // a gap: refused
+		{CallID: "s3", Owner: "A", Events: events(1, 2, 2)},
+	})
+	if errs[0] != nil || !errors.Is(errs[1], ErrEventOrder) || errs[2] != nil {
+		t.Errorf("AppendMany: got %v, want nil, ErrEventOrder, nil", errs)
+	}
+	if n := scripts.Load(); n != 1 {
+		t.Errorf("AppendMany of three calls ran %d scripts, want 1", n)
+	}
+	for id, want := range map[string][]StreamEvent{"s1": events(1, 3, 0), "s3": events(1, 2, 2)} {
+		got, err := s.Range(t.Context(), id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEvents(t, "Range("+id+")", got, want)
+	}
+}
+
+// scriptCount counts the EVALSHA commands a client sends in pipelines.
+type scriptCount struct{ n *atomic.Int64 }
+
+func (h scriptCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h scriptCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h scriptCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if cmd.Name() == "evalsha" {
+				h.n.Add(1)
+			}
+		}
+		return next(ctx, cmds)
+	}
+}

@@ -72,9 +72,8 @@ type Redis struct {
 	claimWait time.Duration // claimWait; tests shorten it
 	owner     *ownership
 	labels    []string // report label keys
-	// oneNode is set unless c is a Cluster client: one pipeline is then run in order, by
-	// one server, and a Create may own its calls in the round trip that writes them.
-	oneNode bool
+	// oneNode: a Create may own its calls in the round trip that writes them.
+	oneNode bool // see onOneNode
 
 	create, update, count, takeover *redis.Script
 }
@@ -97,8 +96,7 @@ func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
 		takeover:  redis.NewScript(takeoverScript),
 		owner:     newOwnership(cfg.Instance),
 	}
-	_, cluster := c.(*redis.ClusterClient)
-	r.oneNode = !cluster
+	r.oneNode = onOneNode(c)
 	r.labels, _ = reportLabelKeys(cfg.ReportLabels) // validated above
 	r.ttl = strconv.FormatInt(r.retention.Milliseconds(), 10)
 	if r.log == nil {
@@ -109,4 +107,12 @@ func NewRedis(cfg RedisConfig, c redis.UniversalClient) (*Redis, error) {
 		r.now = time.Now
 	}
 	return r, nil
+}
+
+// onOneNode reports whether c talks to one server (standalone, or Sentinel's master) rather
+// than a Cluster: that server then runs a pipeline in order, and a script may touch keys of
+// any slot.
+func onOneNode(c redis.UniversalClient) bool {
+	_, cluster := c.(*redis.ClusterClient)
+	return !cluster
 }
