@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,27 +15,12 @@ import (
 	"github.com/ccplane/telephony/tracker"
 )
 
-// pipelineCount counts the pipelines of scripts a go-redis client sends (not those of its
-// connection handshakes).
-type pipelineCount struct{ n atomic.Int64 }
-
-func (h *pipelineCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (h *pipelineCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (h *pipelineCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && cmds[0].Name() == "evalsha" {
-			h.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
-}
-
 // The first event of a quiet publisher goes at once; the events of many calls queued within
 // the publish interval after it reach Redis in one round trip, each in its call's stream.
 func TestPublisherInterval(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
 	t.Cleanup(func() { c.Close() })
-	trips := &pipelineCount{}
+	trips := &testenv.ScriptCounter{}
 	c.AddHook(trips)
 	es, err := tracker.NewEventStreams(tracker.EventsConfig{}, c)
 	if err != nil {
@@ -67,7 +51,7 @@ func TestPublisherInterval(t *testing.T) {
 		}
 		return true
 	})
-	if n := trips.n.Load(); n != 2 {
+	if n := trips.Pipelines.Load(); n != 2 {
 		t.Errorf("%d calls' events took %d round trips, want 2: the first event, then the others queued within the interval", calls, n)
 	}
 }

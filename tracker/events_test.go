@@ -410,8 +410,8 @@ func TestEventsConfigValidate(t *testing.T) {
 // CROSSSLOT otherwise).
 func TestAppendManyOneScriptOnOneNode(t *testing.T) {
 	c := newClient(t, testenv.StartRedis(t))
-	var scripts atomic.Int64
-	c.AddHook(scriptCount{&scripts})
+	scripts := &testenv.ScriptCounter{}
+	c.AddHook(scripts)
 	s := newEventStreams(t, c, EventsConfig{})
 	errs := s.AppendMany(t.Context(), []CallEvents{
 		{CallID: "s1", Owner: "A", Events: events(1, 3, 0)},
@@ -421,7 +421,7 @@ func TestAppendManyOneScriptOnOneNode(t *testing.T) {
 	if errs[0] != nil || !errors.Is(errs[1], ErrEventOrder) || errs[2] != nil {
 		t.Errorf("AppendMany: got %v, want nil, ErrEventOrder, nil", errs)
 	}
-	if n := scripts.Load(); n != 1 {
+	if n := scripts.Scripts.Load(); n != 1 {
 		t.Errorf("AppendMany of three calls ran %d scripts, want 1", n)
 	}
 	for id, want := range map[string][]StreamEvent{"s1": events(1, 3, 0), "s3": events(1, 2, 2)} {
@@ -430,21 +430,5 @@ func TestAppendManyOneScriptOnOneNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkEvents(t, "Range("+id+")", got, want)
-	}
-}
-
-// scriptCount counts the EVALSHA commands a client sends in pipelines.
-type scriptCount struct{ n *atomic.Int64 }
-
-func (h scriptCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (h scriptCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (h scriptCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			if cmd.Name() == "evalsha" {
-				h.n.Add(1)
-			}
-		}
-		return next(ctx, cmds)
 	}
 }
