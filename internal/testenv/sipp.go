@@ -100,24 +100,28 @@ func startSIPp(t testing.TB, scenario string, port int, opts SIPpOptions) *SIPp 
 	calls := max(opts.Calls, 1)
 
 	for attempt := 1; ; attempt++ {
-		p := port
-		if p == 0 {
-			p = FreePort(t, s.transport)
-		} else if portBound(s.transport, p) {
+		ports := sippPorts{sip: port, control: FreePort(t, "udp"), media: FreePort(t, "udp")}
+		if ports.sip == 0 {
+			ports.sip = FreePort(t, s.transport)
+		} else if portBound(s.transport, ports.sip) {
 			// Readiness below would be fooled by whoever holds it.
-			t.Fatalf("StartSIPpAt %s: port %d is taken", scenario, p)
+			t.Fatalf("StartSIPpAt %s: port %d is taken", scenario, ports.sip)
 		}
-		s.addr = fmt.Sprintf("127.0.0.1:%d", p)
-		if err := s.start(bin, s.args(file, mode, p, calls, opts.Keys)); err != nil {
+		s.addr = fmt.Sprintf("127.0.0.1:%d", ports.sip)
+		if err := s.start(bin, s.args(file, mode, ports, calls, opts.Keys)); err != nil {
 			t.Fatalf("StartSIPp %s: %v", s, err)
 		}
-		err := waitReady(s.proc, func() bool { return portBound(s.transport, p) })
+		// SIPp binds its SIP port, then the media ports, then the control port, and exits if
+		// one of them is taken: only the last one bound means it is there to stay.
+		err := waitReady(s.proc, func() bool {
+			return portBound(s.transport, ports.sip) && portBound("udp", ports.control)
+		})
 		if err == nil {
 			break
 		}
 		s.proc.stop()
-		// 254 is SIPp's "cannot bind": someone took the port first, so pick another.
-		if port == 0 && errors.Is(err, errExited) && s.proc.exitCode == 254 && attempt < startAttempts {
+		// 254 is SIPp's "cannot bind": someone took a port first, so pick others.
+		if errors.Is(err, errExited) && s.proc.exitCode == 254 && attempt < startAttempts {
 			continue
 		}
 		t.Fatalf("StartSIPp %s: sipp %v (exit status %d)\n%s", s, err, s.proc.exitCode, s.report())
@@ -139,10 +143,20 @@ func (s *SIPp) Stop() {
 	s.proc.stop()
 }
 
-// args builds SIPp's command line for one attempt on port.
-func (s *SIPp) args(file, mode string, port, calls int, keys map[string]string) []string {
+// sippPorts are the ports one SIPp binds. Left to itself, every SIPp starts from the same
+// media (6000) and control (8888) ports, so SIPps started together race for them and the
+// loser exits after its SIP port is already up.
+type sippPorts struct {
+	sip     int // -p, on 127.0.0.1
+	control int // -cp, on 0.0.0.0
+	media   int // -mp: RTP echo on media and media+2, never used by our scenarios
+}
+
+// args builds SIPp's command line for one attempt on ports.
+func (s *SIPp) args(file, mode string, ports sippPorts, calls int, keys map[string]string) []string {
 	args := []string{
-		"-sf", file, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", mode,
+		"-sf", file, "-i", "127.0.0.1", "-p", strconv.Itoa(ports.sip), "-t", mode,
+		"-cp", strconv.Itoa(ports.control), "-mp", strconv.Itoa(ports.media),
 		"-m", strconv.Itoa(calls),
 		// SIPp reads -timeout in whole seconds ("1500ms" is 1 s).
 		"-timeout", fmt.Sprintf("%ds", int((s.timeout+time.Second-1)/time.Second)), "-timeout_error",
