@@ -273,7 +273,7 @@ func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.Ser
 	defer sub.close()
 	last := r.GetAfterSequence()
 	for {
-		ev, err := sub.next(ctx)
+		ev, seq, err := sub.next(ctx)
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
@@ -282,9 +282,17 @@ func (s *CallService) WatchCall(r *telephonyv1.WatchCallRequest, stream grpc.Ser
 		case err != nil:
 			return toStatus(ctx, s.log, err)
 		}
-		if err := stream.Send(ev); err != nil {
+		if err := sendEvent(stream.Send, &ev, r.GetCallId(), seq); err != nil {
 			return err
 		}
-		last = ev.GetSequence()
+		last = seq
 	}
+}
+
+// sendEvent sends ev, the event of sequence seq of call id, with send, in a message taken
+// from eventMessages for the time of the send: a gRPC Send has encoded it when it returns.
+func sendEvent(send func(*telephonyv1.CallEvent) error, ev *logEvent, id string, seq uint64) error {
+	m := eventMessages.Get().(*eventMessage)
+	defer eventMessages.Put(m)
+	return send(m.build(ev, id, seq))
 }

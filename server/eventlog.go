@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
 	"github.com/ccplane/telephony/sipengine"
 )
 
@@ -182,7 +181,7 @@ func (r *eventLogs) stop() {
 //     registered in the log, so a cancelled or abandoned subscription leaks nothing.
 //
 // The price is that each next takes the log's mutex for a few instructions: it copies the
-// compact event and builds the proto after unlocking. Critical sections never block or
+// compact event, whose message the watcher builds after unlocking. Critical sections never block or
 // allocate (except the notify channel and the slice's growth), so contention stays short.
 type eventLog struct {
 	callID string
@@ -274,26 +273,27 @@ type subscription struct {
 	closeOnce sync.Once
 }
 
-// next returns the next event, waiting for a live one if needed. The event is the caller's
-// own. Errors:
+// next returns the next event and its sequence, waiting for a live one if needed. The event
+// is the caller's own copy, to build its message from when it is about to send it (a
+// watcher waiting for an event holds no message). Errors:
 //   - io.EOF after the ended event has been delivered;
 //   - an error wrapping errSlowWatcher when more than watcherBuffer live events are pending;
 //     every later call returns it too;
 //   - an error wrapping errSequenceAhead when the call ended before reaching after_sequence;
 //   - ctx.Err() when ctx is done, even if events are pending;
 //   - errSubscriptionClosed after close.
-func (s *subscription) next(ctx context.Context) (*telephonyv1.CallEvent, error) {
+func (s *subscription) next(ctx context.Context) (logEvent, uint64, error) {
 	if s.err != nil {
-		return nil, s.err
+		return logEvent{}, 0, s.err
 	}
 	l := s.log
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return logEvent{}, 0, err
 		}
 		select {
 		case <-s.done:
-			return nil, errSubscriptionClosed
+			return logEvent{}, 0, errSubscriptionClosed
 		default:
 		}
 
@@ -304,20 +304,20 @@ func (s *subscription) next(ctx context.Context) (*telephonyv1.CallEvent, error)
 				l.mu.Unlock()
 				s.err = fmt.Errorf("%w: %d events behind; resume after sequence %d",
 					errSlowWatcher, behind, s.cursor)
-				return nil, s.err
+				return logEvent{}, 0, s.err
 			}
 			ev := l.events[s.cursor]
 			l.mu.Unlock()
 			s.cursor++
-			return ev.toProto(l.callID, s.cursor), nil
+			return ev, s.cursor, nil
 		}
 		if l.closed {
 			l.mu.Unlock()
 			if s.cursor > last {
 				s.err = fmt.Errorf("%w: after_sequence %d, last event %d", errSequenceAhead, s.cursor, last)
-				return nil, s.err
+				return logEvent{}, 0, s.err
 			}
-			return nil, io.EOF
+			return logEvent{}, 0, io.EOF
 		}
 		if l.wake == nil {
 			l.wake = make(chan struct{})
@@ -328,9 +328,9 @@ func (s *subscription) next(ctx context.Context) (*telephonyv1.CallEvent, error)
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return logEvent{}, 0, ctx.Err()
 		case <-s.done:
-			return nil, errSubscriptionClosed
+			return logEvent{}, 0, errSubscriptionClosed
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"time"
 	"unique"
 
@@ -72,7 +73,41 @@ func newLogEvent(ev sipengine.Event, final *telephony.Call) logEvent {
 
 // toProto builds the CallEvent of e, the event of sequence seq in the log of callID.
 func (e *logEvent) toProto(callID string, seq uint64) *telephonyv1.CallEvent {
-	pe := &telephonyv1.CallEvent{CallId: callID, Sequence: seq, Time: timestamppb.New(time.Unix(0, e.at))}
+	return new(eventMessage).build(e, callID, seq)
+}
+
+// eventMessage holds a CallEvent and every message under it that a request, response or
+// state change needs, in one allocation, to build event after event in: each is encoded
+// before the next is built. The publisher keeps one; watchers take one from eventMessages
+// for each event they send (one per watcher would add half a kilobyte to every idle call).
+type eventMessage struct {
+	event    telephonyv1.CallEvent
+	time     timestamppb.Timestamp
+	since    durationpb.Duration
+	status   telephonyv1.SipStatus
+	request  telephonyv1.SipRequestEvent
+	response telephonyv1.SipResponseEvent
+	state    telephonyv1.StateChangedEvent
+	// The oneof wrappers hold nothing but a pointer; they are set anew each time.
+	asRequest  telephonyv1.CallEvent_Request
+	asResponse telephonyv1.CallEvent_Response
+	asState    telephonyv1.CallEvent_StateChanged
+}
+
+// eventMessages are the watchers' eventMessages.
+var eventMessages = sync.Pool{New: func() any { return new(eventMessage) }}
+
+// build makes m's CallEvent the one of e, the event of sequence seq in the log of callID,
+// and returns it. What m held before is overwritten.
+func (m *eventMessage) build(e *logEvent, callID string, seq uint64) *telephonyv1.CallEvent {
+	at := time.Unix(0, e.at)
+	m.time.Reset()
+	m.time.Seconds, m.time.Nanos = at.Unix(), int32(at.Nanosecond())
+	m.since.Reset()
+	m.since.Seconds, m.since.Nanos = int64(e.sinceInvite/time.Second), int32(e.sinceInvite%time.Second)
+	pe := &m.event
+	pe.Reset()
+	pe.CallId, pe.Sequence, pe.Time = callID, seq, &m.time
 	var d eventDetail
 	if e.detail != nil {
 		d = *e.detail
@@ -83,20 +118,26 @@ func (e *logEvent) toProto(callID string, seq uint64) *telephonyv1.CallEvent {
 		if e.received {
 			dir = telephonyv1.MessageDirection_MESSAGE_DIRECTION_RECEIVED
 		}
-		pe.Kind = &telephonyv1.CallEvent_Request{Request: &telephonyv1.SipRequestEvent{
-			Method: e.msg.Value().method, Direction: dir, SinceInvite: durationpb.New(e.sinceInvite),
-			Reason: reasonToProto(d.reason),
-		}}
+		r := &m.request
+		r.Reset()
+		r.Method, r.Direction, r.SinceInvite, r.Reason = e.msg.Value().method, dir, &m.since, reasonToProto(d.reason)
+		m.asRequest.Request = r
+		pe.Kind = &m.asRequest
 	case sipengine.EventResponse:
-		m := e.msg.Value()
-		pe.Kind = &telephonyv1.CallEvent_Response{Response: &telephonyv1.SipResponseEvent{
-			Status: statusToProto(m.status), CseqMethod: m.method,
-			SinceInvite: durationpb.New(e.sinceInvite), Sdp: d.sdp, Reason: reasonToProto(d.reason),
-		}}
+		msg := e.msg.Value()
+		m.status.Reset()
+		m.status.Code, m.status.Reason = int32(msg.status.Code), msg.status.Reason
+		r := &m.response
+		r.Reset()
+		r.Status, r.CseqMethod, r.SinceInvite, r.Sdp, r.Reason = &m.status, msg.method, &m.since, d.sdp, reasonToProto(d.reason)
+		m.asResponse.Response = r
+		pe.Kind = &m.asResponse
 	case sipengine.EventState:
-		pe.Kind = &telephonyv1.CallEvent_StateChanged{StateChanged: &telephonyv1.StateChangedEvent{
-			From: telephonyv1.CallState(e.from), To: telephonyv1.CallState(e.to),
-		}}
+		st := &m.state
+		st.Reset()
+		st.From, st.To = telephonyv1.CallState(e.from), telephonyv1.CallState(e.to)
+		m.asState.StateChanged = st
+		pe.Kind = &m.asState
 	case sipengine.EventEnded:
 		pe.Kind = &telephonyv1.CallEvent_Ended{Ended: &telephonyv1.CallEndedEvent{
 			Termination: terminationToProto(d.final.Termination), Call: callToProto(d.final),

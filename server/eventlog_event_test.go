@@ -151,6 +151,19 @@ func TestLogEventToProto(t *testing.T) {
 			}
 		})
 	}
+	// The publisher and the watchers build event after event in one eventMessage: nothing of
+	// one event may stay for the next, whichever kinds follow each other.
+	var m eventMessage
+	for i := range 2 * len(tests) {
+		tc := tests[i%len(tests)]
+		if i >= len(tests) {
+			tc = tests[2*len(tests)-1-i]
+		}
+		e := newLogEvent(tc.ev, final)
+		if diff := cmp.Diff(tc.want, m.build(&e, "call-1", 7), protocmp.Transform()); diff != "" {
+			t.Errorf("%s built after another event (-want +got):\n%s", tc.name, diff)
+		}
+	}
 }
 
 // The ended event keeps the record as it was when the call ended.

@@ -264,7 +264,8 @@ func appendArgs(ce CallEvents) ([]any, error) {
 		if ev.Last {
 			last = "1"
 		}
-		args = append(args, strconv.FormatUint(ev.Seq, 10), last, ev.Payload)
+		// A sequence below 256 goes into the interface without an allocation.
+		args = append(args, ev.Seq, last, ev.Payload)
 		prev = ev
 	}
 	return args, nil
