@@ -260,11 +260,11 @@ func appendArgs(ce CallEvents) ([]any, error) {
 			return nil, fmt.Errorf("tracker: append events of call %s: %w: %d after %d (last %v)",
 				ce.CallID, ErrEventOrder, ev.Seq, prev.Seq, prev.Last)
 		}
-		last := "0"
+		last := 0 // sent as "0" or "1"
 		if ev.Last {
-			last = "1"
+			last = 1
 		}
-		// A sequence below 256 goes into the interface without an allocation.
+		// Integers below 256 go into an interface without an allocation.
 		args = append(args, ev.Seq, last, ev.Payload)
 		prev = ev
 	}
