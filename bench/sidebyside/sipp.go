@@ -28,11 +28,33 @@ const (
 	uacTimewait = 2 * time.Second
 )
 
+// sippPorts are the ports one SIPp binds. Left to itself, every SIPp starts from the same
+// media (6000) and control (8888) ports, so two started together (the live phase's two
+// providers) race for them, and the loser exits after its SIP port is already up.
+type sippPorts struct {
+	sip     int // -p, on 127.0.0.1
+	control int // -cp, on 0.0.0.0; bound last
+	media   int // -mp: RTP echo on media and media+2, which our scenarios never use
+}
+
+// freeSIPpPorts picks ports that are free now; SIPp exits with 254 if one is taken by then.
+func freeSIPpPorts() (sippPorts, error) {
+	var p [3]int
+	for i := range p {
+		var err error
+		if p[i], err = freePort(); err != nil {
+			return sippPorts{}, err
+		}
+	}
+	return sippPorts{sip: p[0], control: p[1], media: p[2]}, nil
+}
+
 // sippArgs are the options every SIPp run here takes: UDP on loopback, no keyboard, big
 // socket buffers, statistics every second in statsFile and errors in errFile.
-func sippArgs(scenario string, port int, statsFile, errFile string) []string {
+func sippArgs(scenario string, ports sippPorts, statsFile, errFile string) []string {
 	return []string{
-		"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1",
+		"-sf", scenario, "-i", "127.0.0.1", "-t", "u1", "-p", strconv.Itoa(ports.sip),
+		"-cp", strconv.Itoa(ports.control), "-mp", strconv.Itoa(ports.media),
 		// Without -nostdin SIPp polls stdin for keyboard commands; -bg would detach it and
 		// lose its exit status.
 		"-nostdin",
@@ -56,12 +78,12 @@ type uas struct {
 // startUAS starts the provider on a free port and returns once it is bound.
 func startUAS(ctx context.Context, cs *children, root, name string, hold time.Duration) (*uas, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		ports, err := freeSIPpPorts()
 		if err != nil {
 			return nil, err
 		}
-		u := &uas{port: port, stats: filepath.Join(cs.dir, name+".csv")}
-		args := sippArgs(filepath.Join(root, "bench", "sipp", "uas.xml"), port, u.stats, filepath.Join(cs.dir, name+"_errors.log"))
+		u := &uas{port: ports.sip, stats: filepath.Join(cs.dir, name+".csv")}
+		args := sippArgs(filepath.Join(root, "bench", "sipp", "uas.xml"), ports, u.stats, filepath.Join(cs.dir, name+"_errors.log"))
 		// -default_behaviors without abortunexp: the ACK a caller sends again for each 200
 		// the provider resent (RFC 3261 13.2.2.4: late when the machine is starved) arrives
 		// during the hold, where SIPp would otherwise abort the call and never send its BYE.
@@ -70,12 +92,13 @@ func startUAS(ctx context.Context, cs *children, root, name string, hold time.Du
 		if u.proc, err = cs.start(name, "", "sipp", args...); err != nil {
 			return nil, err
 		}
-		err = u.proc.waitReady(ctx, 10*time.Second, func() bool { return udpBound(port) })
+		// Its control port is the last it binds: once that is, SIPp stays.
+		err = u.proc.waitReady(ctx, 10*time.Second, func() bool { return udpBound(ports.sip) && udpBound(ports.control) })
 		if err == nil {
 			return u, nil
 		}
 		u.proc.stop(time.Second)
-		// 254 is SIPp's "cannot bind": someone took the port first.
+		// 254 is SIPp's "cannot bind": someone took a port first.
 		if errors.Is(err, errExited) && u.proc.exitCode() == 254 && attempt < 3 {
 			continue
 		}

@@ -63,11 +63,11 @@ func (b *bench) runSIPpStep(ctx context.Context, u *uas, rate int) (stepResult, 
 	instant := time.Duration(float64(count)/float64(rate)*float64(time.Second)) + b.set.Hold + uacTimewait
 	var c *child
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		ports, err := freeSIPpPorts()
 		if err != nil {
 			return stepResult{}, err
 		}
-		args := sippArgs(filepath.Join(b.root, "bench", "sipp", "uac.xml"), port, stats, filepath.Join(b.cs.dir, name+"_errors.log"))
+		args := sippArgs(filepath.Join(b.root, "bench", "sipp", "uac.xml"), ports, stats, filepath.Join(b.cs.dir, name+"_errors.log"))
 		args = append(args,
 			"-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(count),
 			"-l", strconv.Itoa(min(max(rate*int((b.set.Hold+15*time.Second).Seconds()), 1000), uasCallLimit)),
@@ -80,7 +80,7 @@ func (b *bench) runSIPpStep(ctx context.Context, u *uas, rate int) (stepResult, 
 		if err := c.wait(ctx); err != nil {
 			return stepResult{}, err
 		}
-		// 254 is SIPp's "cannot bind": someone took the port first.
+		// 254 is SIPp's "cannot bind": someone took a port first.
 		if c.exitCode() != 254 || attempt == 3 {
 			break
 		}
