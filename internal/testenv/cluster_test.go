@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,15 +63,7 @@ func TestStartRedisClusterRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.path != "" {
-				t.Setenv("PATH", tc.path)
-			}
-			got := failureOf(t, func(tb testing.TB) { StartRedisCluster(tb, tc.nodes) })
-			for _, want := range tc.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("StartRedisCluster failure: got %q, want it to contain %q", got, want)
-				}
-			}
+			wantFailure(t, "StartRedisCluster", tc.path, func(tb testing.TB) { StartRedisCluster(tb, tc.nodes) }, tc.want)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,15 +63,7 @@ func TestStartRedisSentinelRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.path != "" {
-				t.Setenv("PATH", tc.path)
-			}
-			got := failureOf(t, func(tb testing.TB) { StartRedisSentinel(tb, tc.master) })
-			for _, want := range tc.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("StartRedisSentinel failure: got %q, want it to contain %q", got, want)
-				}
-			}
+			wantFailure(t, "StartRedisSentinel", tc.path, func(tb testing.TB) { StartRedisSentinel(tb, tc.master) }, tc.want)
 		})
 	}
 }

@@ -83,15 +83,7 @@ func TestStartSIPpFails(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.path != "" {
-				t.Setenv("PATH", tc.path)
-			}
-			got := failureOf(t, func(tb testing.TB) { StartSIPp(tb, tc.scenario, tc.opts) })
-			for _, want := range tc.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("StartSIPp failure: got %q, want it to contain %q", got, want)
-				}
-			}
+			wantFailure(t, "StartSIPp", tc.path, func(tb testing.TB) { StartSIPp(tb, tc.scenario, tc.opts) }, tc.want)
 		})
 	}
 }
@@ -136,6 +128,21 @@ func (r *recorder) Fatalf(format string, args ...any) {
 func (r *recorder) Fatal(args ...any) {
 	r.failures = append(r.failures, fmt.Sprint(args...))
 	runtime.Goexit()
+}
+
+// wantFailure runs start, with PATH set to path unless it is "", and checks that it failed
+// with a message containing each of want. name names start in the errors.
+func wantFailure(t *testing.T, name, path string, start func(testing.TB), want []string) {
+	t.Helper()
+	if path != "" {
+		t.Setenv("PATH", path)
+	}
+	got := failureOf(t, start)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s failure: got %q, want it to contain %q", name, got, w)
+		}
+	}
 }
 
 // failureOf runs f on its own goroutine, because a Fatal ends the goroutine it is called
