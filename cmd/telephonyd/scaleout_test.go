@@ -20,8 +20,13 @@ func TestScaleOut(t *testing.T) {
 // TestScaleOutCluster is TestScaleOut on a 3-node Redis Cluster, the instances given all
 // three nodes in their URL.
 func TestScaleOutCluster(t *testing.T) {
+	testScaleOut(t, clusterURL(t))
+}
+
+// clusterURL starts a 3-node Redis Cluster and returns a URL that names all three nodes.
+func clusterURL(t *testing.T) string {
 	nodes := testenv.StartRedisCluster(t, 3)
-	testScaleOut(t, "redis+cluster://"+nodes[0]+"?addr="+nodes[1]+"&addr="+nodes[2])
+	return "redis+cluster://" + nodes[0] + "?addr=" + nodes[1] + "&addr=" + nodes[2]
 }
 
 // testScaleOut runs three instances A, B and C on redisURL and one provider that answers
@@ -131,8 +136,7 @@ func TestOwnerKilled(t *testing.T) {
 
 // TestOwnerKilledCluster is TestOwnerKilled on a 3-node Redis Cluster.
 func TestOwnerKilledCluster(t *testing.T) {
-	nodes := testenv.StartRedisCluster(t, 3)
-	testOwnerKilled(t, "redis+cluster://"+nodes[0]+"?addr="+nodes[1]+"&addr="+nodes[2])
+	testOwnerKilled(t, clusterURL(t))
 }
 
 func testOwnerKilled(t *testing.T, redisURL string) {
