@@ -181,8 +181,9 @@ func (r *eventLogs) stop() {
 //     registered in the log, so a cancelled or abandoned subscription leaks nothing.
 //
 // The price is that each next takes the log's mutex for a few instructions: it copies the
-// compact event, whose message the watcher builds after unlocking. Critical sections never block or
-// allocate (except the notify channel and the slice's growth), so contention stays short.
+// compact event, whose message the watcher builds after unlocking. Critical sections never
+// block or allocate (except the notify channel and the slice's growth), so contention stays
+// short.
 type eventLog struct {
 	callID string
 	reg    *eventLogs
