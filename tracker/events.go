@@ -46,36 +46,35 @@ func callOfChannel(ch string) (string, bool) {
 // answers {0, last seq}, or {1, last seq} at an event that would leave a gap, {2, last seq}
 // at one after the last event (having added those before it): the answer is these pairs, a
 // call after the other. Adding and publishing in one script makes each message leave the
-// stream's node after its entry is written, in the stream's order. A script costs Redis a
-// few microseconds of its own, and each command it runs some more: hence one script for
-// every call of a batch where the keys allow (one node), the owner in the first entry
-// rather than a key of its own, and no command per event beyond its XADD and PUBLISH.
+// stream's node after its entry is written, in the stream's order. The entries are 0-1 …
+// 0-n without a gap, so XLEN is the last sequence; once the last event is in, XSETID moves
+// the stream's top ID past every 0-SEQ, so that Redis itself refuses any later XADD. Each
+// command costs Redis a few microseconds, hence one script for every call of a batch where
+// the keys allow (one node), the owner in the first entry rather than a key of its own, and
+// no command per event beyond its XADD and PUBLISH.
 const appendScript = `
 local out, a = {}, 3
 for k = 1, #KEYS do
   local key, channel, owner = KEYS[k], ARGV[a], ARGV[a+1]
   local first, stop = a + 3, a + 3 + 3 * tonumber(ARGV[a+2])
   a = stop
-  local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
-  local seq, ended = 0, false
-  if top then
-    seq = tonumber(string.sub(top[1], 3))
-    for i = 1, #top[2], 2 do
-      if top[2][i] == 'l' then ended = true end
-    end
-  end
-  local refused, added = 0, false
+  local seq = redis.call('XLEN', key)
+  local refused, added, ended = 0, false, false
   for i = first, stop - 1, 3 do
     local s = tonumber(ARGV[i])
     if s > seq then
-      if ended then refused = 2 break end
       if s ~= seq + 1 then refused = 1 break end
       local fields = {'p', ARGV[i+2]}
       if ARGV[i+1] == '1' then table.insert(fields, 'l') table.insert(fields, '1') end
       if s == 1 then table.insert(fields, 'o') table.insert(fields, owner) end
-      redis.call('XADD', key, '0-' .. ARGV[i], unpack(fields))
+      local r = redis.pcall('XADD', key, '0-' .. ARGV[i], unpack(fields))
+      if type(r) == 'table' and r.err then
+        if string.find(r.err, 'smaller') then refused = 2 break end
+        return redis.error_reply(r.err)
+      end
       redis.call('PUBLISH', channel, ARGV[i] .. ':' .. ARGV[i+1] .. ':' .. ARGV[i+2])
       seq, ended, added = s, ARGV[i+1] == '1', true
+      if ended then redis.call('XSETID', key, '1-0') end
     end
   end
   if added then
