@@ -48,10 +48,10 @@ func callOfChannel(ch string) (string, bool) {
 // call after the other. Adding and publishing in one script makes each message leave the
 // stream's node after its entry is written, in the stream's order. The entries are 0-1 …
 // 0-n without a gap, so XLEN is the last sequence; once the last event is in, XSETID moves
-// the stream's top ID past every 0-SEQ, so that Redis itself refuses any later XADD. Each
-// command costs Redis a few microseconds, hence one script for every call of a batch where
-// the keys allow (one node), the owner in the first entry rather than a key of its own, and
-// no command per event beyond its XADD and PUBLISH.
+// the stream's top ID past every 0-SEQ, so that Redis itself refuses any later XADD. One
+// script serves every call of a batch where the keys allow (one node). What Redis spends is
+// mostly per command, a few microseconds each: hence the owner in the first entry rather
+// than a key of its own, and no command per event beyond its XADD and PUBLISH.
 const appendScript = `
 local out, a = {}, 3
 for k = 1, #KEYS do
