@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ccplane/telephony/internal/wait"
 )
 
 // backoff bounds retries: how many tries, and how long to wait between them.
@@ -29,14 +31,10 @@ func (b backoff) delay(n int) time.Duration {
 
 // wait sleeps before try number n+1, or returns ctx's error as a status error.
 func (b backoff) wait(ctx context.Context, n int) error {
-	t := time.NewTimer(b.delay(n))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return status.FromContextError(ctx.Err()).Err()
+	if err := wait.Sleep(ctx, b.delay(n)); err != nil {
+		return status.FromContextError(err).Err()
 	}
+	return nil
 }
 
 // rpcFunc is the shape of a generated unary client method.
