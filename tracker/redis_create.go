@@ -32,9 +32,9 @@ func (r *Redis) Create(ctx context.Context, c *telephony.Call) (*telephony.Call,
 // CreateMany is Create for several calls, res[i] being calls[i]'s, with one round trip per
 // step of Create for the whole batch, whatever its size: the request-id claims, the
 // ownership of the calls (one SADD) with their records and indexes (two round trips in a
-// Cluster), and UpdateMany's three for calls created ended. A request id found claimed costs its call more (reading the
-// claim, and Create's wait and takeover if the record is missing). Buffered writes
-// concurrent Creates with it.
+// Cluster), and UpdateMany's three for calls created ended. A request id found claimed costs
+// its call more (reading the claim, and Create's wait and takeover if the record is
+// missing). Buffered writes concurrent Creates with it.
 //
 // Each step is done for the whole batch before the next, and a step that fails for a call
 // ends that call's Create, so every call gets Create's guarantees: owned before its record
