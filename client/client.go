@@ -56,7 +56,10 @@ func Dial(target string, opts ...Option) (*Client, error) {
 		}
 		creds = insecure.NewCredentials()
 	}
-	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds))
+	// Fixed flow-control windows, as the server's: dynamic ones make the client ping the
+	// server on every burst of streamed events.
+	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds),
+		grpc.WithStaticStreamWindowSize(1<<20), grpc.WithStaticConnWindowSize(16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}

@@ -41,6 +41,15 @@ type GRPCConfig struct {
 	Metrics *grpcprom.ServerMetrics
 }
 
+// Flow-control windows are fixed at the ceiling grpc-go's dynamic windows grow to. With
+// dynamic windows the receiver pings its peer on every burst of data to estimate the
+// bandwidth-delay product, and each of a call's few small events is such a burst: at 400
+// calls per second the pings were a quarter of telephonyd's socket system calls.
+const (
+	streamWindow = 1 << 20
+	connWindow   = 16 << 20
+)
+
 // NewGRPCServer returns a gRPC server with the API's services, gRPC health (the service
 // names and the empty name SERVING) and server reflection, behind logging, bearer-token
 // authentication when cfg.Auth has tokens, per-caller rate limits when cfg.RateLimit sets
@@ -78,6 +87,7 @@ func NewGRPCServer(log *slog.Logger, cfg GRPCConfig, svc Services, opts ...grpc.
 		grpc.ChainStreamInterceptor(append(stream,
 			protovalidateint.StreamServerInterceptor(v), recovery.StreamServerInterceptor(rec))...),
 	)
+	opts = append([]grpc.ServerOption{grpc.StaticStreamWindowSize(streamWindow), grpc.StaticConnWindowSize(connWindow)}, opts...)
 	srv := grpc.NewServer(opts...)
 	telephonyv1.RegisterCallServiceServer(srv, svc.Calls)
 	telephonyv1.RegisterDirectionServiceServer(srv, svc.Directions)
