@@ -236,15 +236,16 @@ func (h *hangOnce) do(why string, hangup func()) {
 	})
 }
 
-// timerSlack is how late a start may be without moving the schedule. An idle Go program
-// on Linux sleeps in epoll_wait, which counts whole milliseconds, so timers fire up to
-// about 1 ms late; lateness within the slack is timer granularity, not a stall, and the
-// schedule stays put (above ~500/s some starts then come in pairs, the rate holds).
-const timerSlack = 2 * time.Millisecond
+// maxLag is how far behind its schedule the pacer may fall and still catch up. A start that
+// is due goes at once, so that a few milliseconds without a CPU (timers on Linux also fire up
+// to a millisecond late) cost no calls: SIPp's caller, the bench's reference, opens every
+// call its clock says is due in the same way. A longer stall, or a tool short of CPU for
+// good, moves the rest of the schedule back instead of bursting to make up for it.
+const maxLag = 100 * time.Millisecond
 
-// pacer spaces call starts evenly at rate per second, rising linearly from 0 over ramp. It
-// never bursts to catch up after a stall: a start later than timerSlack moves the rest of
-// the schedule back by its delay, which it adds to slip.
+// pacer spaces call starts evenly at rate per second, rising linearly from 0 over ramp. A
+// start later than maxLag moves the rest of the schedule back by its delay, which it adds
+// to slip.
 type pacer struct {
 	rate   float64
 	ramp   time.Duration
@@ -286,7 +287,7 @@ func (p *pacer) wait(k int, end <-chan time.Time, stop <-chan struct{}) bool {
 			return false
 		}
 	}
-	if late := time.Since(due); late > timerSlack {
+	if late := time.Since(due); late > maxLag {
 		p.slip += late
 		p.late++
 	}

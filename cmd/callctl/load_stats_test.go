@@ -3,6 +3,7 @@ package main
 import (
 	"math/rand/v2"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	telephonyv1 "github.com/ccplane/telephony/proto/telephony/v1"
@@ -79,6 +80,39 @@ func TestPacerSchedule(t *testing.T) {
 			t.Errorf("ramp: start %d at %v is not after start %d at %v", k+1, ramp.at(k+1), k, ramp.at(k))
 		}
 	}
+}
+
+// A pacer that falls behind catches up at once, as SIPp's caller does, unless it fell more
+// than maxLag behind: then the schedule moves and the delay counts as slip.
+func TestPacerCatchesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		never := make(chan time.Time)
+		p := newPacer(100, 0, time.Now())
+		defer p.stop()
+		time.Sleep(55 * time.Millisecond) // the tool stalls: starts 0 to 5 are due
+		for k := range 6 {
+			if !p.wait(k, never, nil) {
+				t.Fatalf("start %d: wait returned false", k)
+			}
+		}
+		if p.slip != 0 || p.late != 0 {
+			t.Errorf("after a 55 ms stall: slip %v over %d starts, want the starts made up at once", p.slip, p.late)
+		}
+		before := time.Now()
+		if p.wait(6, never, nil); time.Since(before) != 5*time.Millisecond {
+			t.Errorf("start 6 came %v after the catch-up, want on its schedule 5ms later", time.Since(before))
+		}
+
+		time.Sleep(maxLag + 30*time.Millisecond) // start 7 is due 10 ms after 6: 120 ms late
+		p.wait(7, never, nil)
+		if want := maxLag + 20*time.Millisecond; p.slip != want || p.late != 1 {
+			t.Errorf("after a long stall: slip %v over %d starts, want %v over 1", p.slip, p.late, want)
+		}
+		before = time.Now()
+		if p.wait(8, never, nil); time.Since(before) != 10*time.Millisecond {
+			t.Errorf("start 8 came %v after start 7, want the moved schedule's 10ms", time.Since(before))
+		}
+	})
 }
 
 func TestClassify(t *testing.T) {

@@ -120,8 +120,9 @@ func commands() []command {
 			synopsis: "--gateway G (--cps R|--concurrency N)",
 			summary:  "place calls at a rate or concurrency, follow each to its end, and report figures",
 			about: "Measures a service on this machine: places calls through gateway G, starting R per\n" +
-				"second evenly spaced (--cps, rising from 0 over --ramp) or keeping N in flight\n" +
-				"(--concurrency), until --count calls are started or --duration has passed, then waits\n" +
+				"second evenly spaced (--cps, rising from 0 over --ramp; starts up to 100 ms behind\n" +
+				"are made up at once, as SIPp's -r does) or keeping N in flight (--concurrency),\n" +
+				"until --count calls are started or --duration has passed, then waits\n" +
 				"for every call to end. Each call dials --to-prefix, a zero-padded counter and\n" +
 				"--to-suffix (the demo gateway picks its behaviour by the last three digits: use\n" +
 				"--to-suffix 200), and is watched to its end; with --hold, answered calls are hung up\n" +
