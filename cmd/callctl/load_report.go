@@ -44,7 +44,7 @@ func formatLoadReport(r *loadReport) string {
 		row("  "+c, fmt.Sprint(r.Failed[c]))
 	}
 	if r.TargetCPS > 0 {
-		row("started", fmt.Sprintf("%.2f/s (target %g/s)", r.AchievedCPS, r.TargetCPS))
+		row("started", fmt.Sprintf("%.2f/s (target %g/s; starts up to %s late made up)", r.AchievedCPS, r.TargetCPS, msText(r.PaceMaxLagMS)))
 	} else {
 		row("started", fmt.Sprintf("%.2f/s (%d in flight)", r.AchievedCPS, r.Concurrency))
 	}

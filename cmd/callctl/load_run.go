@@ -106,7 +106,7 @@ func (r *loadRun) start(ctx context.Context) {
 			}
 		})
 	}
-	r.stats.slip, r.stats.lateStarts = p.slip, p.late
+	r.stats.slip, r.stats.lateStarts, r.stats.maxLag = p.slip, p.late, p.maxLag
 }
 
 // number returns the number dialled by call n: prefix, zero-padded counter, suffix.
@@ -252,7 +252,8 @@ type pacer struct {
 	origin time.Time
 	timer  *time.Timer
 	slip   time.Duration
-	late   int // starts that moved the schedule
+	late   int           // starts that moved the schedule
+	maxLag time.Duration // the latest a start was made up
 }
 
 func newPacer(rate float64, ramp time.Duration, origin time.Time) *pacer {
@@ -287,9 +288,12 @@ func (p *pacer) wait(k int, end <-chan time.Time, stop <-chan struct{}) bool {
 			return false
 		}
 	}
-	if late := time.Since(due); late > maxLag {
+	switch late := time.Since(due); {
+	case late > maxLag:
 		p.slip += late
 		p.late++
+	case late > p.maxLag:
+		p.maxLag = late
 	}
 	return true
 }

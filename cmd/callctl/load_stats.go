@@ -81,15 +81,17 @@ func (h *histogram) percentile(q float64) time.Duration {
 
 // summary returns the histogram's count, percentiles and maximum in milliseconds.
 func (h *histogram) summary() percentiles {
-	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 } // to the µs
 	return percentiles{
 		Count: h.n.Load(),
-		P50:   ms(h.percentile(0.50)),
-		P95:   ms(h.percentile(0.95)),
-		P99:   ms(h.percentile(0.99)),
-		Max:   ms(time.Duration(h.max.Load())),
+		P50:   millis(h.percentile(0.50)),
+		P95:   millis(h.percentile(0.95)),
+		P99:   millis(h.percentile(0.99)),
+		Max:   millis(time.Duration(h.max.Load())),
 	}
 }
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 // loadStats collects what happens during a load run. Call goroutines use the histograms,
 // event and ended; the other fields belong to the starter and are read once every call
@@ -106,6 +108,7 @@ type loadStats struct {
 	attempted                int
 	slip                     time.Duration // how far the starts fell behind the --cps schedule
 	lateStarts               int
+	maxLag                   time.Duration // the latest start that was made up at once
 
 	mu         sync.Mutex
 	answered   int
@@ -177,6 +180,7 @@ type loadReport struct {
 	ToolCPUSeconds  *float64       `json:"tool_cpu_seconds,omitempty"` // nil where /proc/self/stat is missing
 	PaceKept        bool           `json:"pace_kept"`
 	PaceSlipSeconds float64        `json:"pace_slip_seconds"`
+	PaceMaxLagMS    float64        `json:"pace_max_lag_ms"` // the latest a start came and was made up
 	Interrupted     bool           `json:"interrupted"`
 	Warnings        []string       `json:"warnings,omitempty"`
 }
@@ -216,6 +220,7 @@ func (s *loadStats) report(o *loadOptions) *loadReport {
 		WallSeconds:     s.end.Sub(s.origin).Seconds(),
 		PaceKept:        true,
 		PaceSlipSeconds: s.slip.Seconds(),
+		PaceMaxLagMS:    millis(s.maxLag),
 		Interrupted:     s.interrupted.Load(),
 	}
 	// n starts make n-1 intervals: the rate between the first and the last start.

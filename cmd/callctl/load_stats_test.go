@@ -95,8 +95,8 @@ func TestPacerCatchesUp(t *testing.T) {
 				t.Fatalf("start %d: wait returned false", k)
 			}
 		}
-		if p.slip != 0 || p.late != 0 {
-			t.Errorf("after a 55 ms stall: slip %v over %d starts, want the starts made up at once", p.slip, p.late)
+		if p.slip != 0 || p.late != 0 || p.maxLag != 55*time.Millisecond {
+			t.Errorf("after a 55 ms stall: slip %v over %d starts, largest lag %v; want the starts made up at once, 55ms late at most", p.slip, p.late, p.maxLag)
 		}
 		before := time.Now()
 		if p.wait(6, never, nil); time.Since(before) != 5*time.Millisecond {

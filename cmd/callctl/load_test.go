@@ -75,7 +75,7 @@ func TestLoadCountAndNumbers(t *testing.T) {
 		t.Errorf("numbers placed (-want +got):\n%s", diff)
 	}
 	for _, line := range []string{`attempted +12`, `answered +12`, `successful +12`, `failed +0`,
-		`started +[0-9.]+/s \(target 1000/s\)`, `setup time +p50 \S+ +p95 \S+ +p99 \S+ +max \S+`, `events +72 received, \d+ timed .*`} {
+		`started +[0-9.]+/s \(target 1000/s; starts up to \S+ late made up\)`, `setup time +p50 \S+ +p95 \S+ +p99 \S+ +max \S+`, `events +72 received, \d+ timed .*`} {
 		if !regexp.MustCompile(`(?m)^` + line + `$`).MatchString(r.stdout) {
 			t.Errorf("report: no line %q in\n%s", line, r.stdout)
 		}
@@ -209,7 +209,7 @@ func TestLoadJSONFields(t *testing.T) {
 		t.Fatalf("got exit %d stdout %q (%v), want 0 and a JSON object", r.code, r.stdout, err)
 	}
 	want := []string{"achieved_cps", "answered", "attempted", "completed_cps", "concurrency", "event_delivery_ms", "events",
-		"failed", "interrupted", "pace_kept", "pace_slip_seconds", "place_latency_ms", "service", "setup_ms", "successful",
+		"failed", "interrupted", "pace_kept", "pace_max_lag_ms", "pace_slip_seconds", "place_latency_ms", "service", "setup_ms", "successful",
 		"target_cps", "tool_cpu_seconds", "wall_seconds", "watch_addr"}
 	if got := slices.Sorted(maps.Keys(fields)); !cmp.Equal(got, want) {
 		t.Errorf("fields: got %v, want %v", got, want)

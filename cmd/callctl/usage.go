@@ -134,7 +134,8 @@ func commands() []command {
 				"A call succeeds when it was answered and then ended by the far side, or by our --hold\n" +
 				"hang-up; other calls fail, counted by termination cause, rpc:CODE (PlaceCall refused),\n" +
 				"watch:CODE, stuck or interrupted. The report gives the calls, the achieved start\n" +
-				"rate (between the first and the last start) and completion rate, PlaceCall latency,\n" +
+				"rate (between the first and the last start) with the latest start made up, the\n" +
+				"completion rate, PlaceCall latency,\n" +
 				"setup time (PlaceCall sent to 200 OK received) and event delivery (an event's time to\n" +
 				"its receipt, for events after the watch began) as p50/p95/p99/max from histograms\n" +
 				"within 1%, the CPU time of the service (--service-pid, from /proc) and of this\n" +
