@@ -122,11 +122,11 @@ func commands() []command {
 			about: "Measures a service on this machine: places calls through gateway G, starting R per\n" +
 				"second evenly spaced (--cps, rising from 0 over --ramp; starts up to 100 ms behind\n" +
 				"are made up at once, as SIPp's -r does) or keeping N in flight (--concurrency),\n" +
-				"until --count calls are started or --duration has passed, then waits\n" +
-				"for every call to end. Each call dials --to-prefix, a zero-padded counter and\n" +
-				"--to-suffix (the demo gateway picks its behaviour by the last three digits: use\n" +
-				"--to-suffix 200), and is watched to its end; with --hold, answered calls are hung up\n" +
-				"after it. A call that has not ended --timeout-call after its PlaceCall is hung up and\n" +
+				"until --count calls are started or --duration has passed, then waits for every\n" +
+				"call to end. Each call dials --to-prefix, a zero-padded counter and --to-suffix\n" +
+				"(the demo gateway picks its behaviour by the last three digits: use --to-suffix\n" +
+				"200), and is watched to its end; with --hold, answered calls are hung up after\n" +
+				"it. A call that has not ended --timeout-call after its PlaceCall is hung up and\n" +
 				"counted as stuck. With --watch-addr every call is watched through that instance\n" +
 				"(another on the same Redis) instead, and event delivery measures it. Only loopback\n" +
 				"addresses are accepted: the calls are real.\n" +
@@ -134,12 +134,12 @@ func commands() []command {
 				"A call succeeds when it was answered and then ended by the far side, or by our --hold\n" +
 				"hang-up; other calls fail, counted by termination cause, rpc:CODE (PlaceCall refused),\n" +
 				"watch:CODE, stuck or interrupted. The report gives the calls, the achieved start\n" +
-				"rate (between the first and the last start) with the latest start made up, the\n" +
-				"completion rate, PlaceCall latency,\n" +
-				"setup time (PlaceCall sent to 200 OK received) and event delivery (an event's time to\n" +
-				"its receipt, for events after the watch began) as p50/p95/p99/max from histograms\n" +
-				"within 1%, the CPU time of the service (--service-pid, from /proc) and of this\n" +
-				"process, and a warning if this process could not start calls at the asked pace.\n" +
+				"rate (between the first and the last start) and the lag of the latest start made\n" +
+				"up, the completion rate, PlaceCall latency, setup time (PlaceCall sent to 200 OK\n" +
+				"received) and event delivery (an event's time to its receipt, for events after the\n" +
+				"watch began) as p50/p95/p99/max from histograms within 1%, the CPU time of the\n" +
+				"service (--service-pid, from /proc) and of this process, and a warning if this\n" +
+				"process could not start calls at the asked pace.\n" +
 				"With the global --json it is one JSON object. Exit status 0 if every call succeeded,\n" +
 				"1 otherwise; an interrupt stops the starts, hangs up the live calls and still\n" +
 				"reports (exit 130), a second one abandons them.\n" +
