@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -289,8 +290,14 @@ func (b *bench) logged(who string, run probe) probe {
 		if !s.Clean {
 			verdict = "NOT clean: " + s.Why
 		}
-		b.logf("%-10s %6d cps × %-6d: %d ok, %d failed (provider %d), placed at %.0f cps, %.1f s (lag %+.2f s) → %s",
-			who, s.Rate, s.Calls, s.Successful, s.Failed, s.ProviderFailed, s.AchievedCPS, s.WallSeconds, s.LagSeconds, verdict)
+		// A clean step may still have queued: its latencies tell the rate an operator can plan for.
+		var latency string
+		var lr loadReport
+		if len(s.Load) > 0 && json.Unmarshal(s.Load, &lr) == nil {
+			latency = fmt.Sprintf(", PlaceCall p99 %.0f ms, delivery p99 %.1f ms", lr.PlaceLatencyMS.P99, lr.EventMS.P99)
+		}
+		b.logf("%-10s %6d cps × %-6d: %d ok, %d failed (provider %d), placed at %.0f cps, %.1f s (lag %+.2f s)%s → %s",
+			who, s.Rate, s.Calls, s.Successful, s.Failed, s.ProviderFailed, s.AchievedCPS, s.WallSeconds, s.LagSeconds, latency, verdict)
 		return s, nil
 	}
 }

@@ -31,7 +31,7 @@ type stepResult struct {
 	// CPUSeconds is each process's CPU time over the step, until the provider was idle.
 	CPUSeconds map[string]float64 `json:"cpu_seconds"`
 	// RedisScripts and RedisScriptMicros are the Lua scripts Redis ran during a telephonyd
-	// step, and its time in them: each costs Redis ≈ 15 µs beyond the commands it runs.
+	// step, and its time in them (the commands they run and Lua's own work).
 	RedisScripts      int64  `json:"redis_scripts,omitempty"`
 	RedisScriptMicros int64  `json:"redis_script_usec,omitempty"`
 	Clean             bool   `json:"clean"`
