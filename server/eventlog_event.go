@@ -14,10 +14,11 @@ import (
 )
 
 // logEvent is an event as a log keeps it; a watcher builds the CallEvent it sends from it in
-// an eventMessage, as the publisher does. An idle answered call keeps its history for as long as it lasts, so the form
-// matters: with its events as protobuf messages (event, timestamp, oneof wrapper, SIP event,
-// status, duration) a call's log held about 2.8 KiB; with 40-byte values in its slice and no
-// pointer per event but the rare detail, about 0.5 KiB (BenchmarkEventLogHistory).
+// an eventMessage, as the publisher does. An idle answered call keeps its history for as
+// long as it lasts, so the form matters: with its events as protobuf messages (event,
+// timestamp, oneof wrapper, SIP event, status, duration) a call's log held about 2.8 KiB;
+// with 40-byte values in its slice and no pointer per event but the rare detail, about
+// 0.5 KiB (BenchmarkEventLogHistory).
 type logEvent struct {
 	at          int64 // unix nanoseconds (years 1678 to 2262); 0 while unset (see eventLog.append)
 	sinceInvite time.Duration

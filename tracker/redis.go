@@ -72,8 +72,7 @@ type Redis struct {
 	claimWait time.Duration // claimWait; tests shorten it
 	owner     *ownership
 	labels    []string // report label keys
-	// oneNode: a Create may own its calls in the round trip that writes them.
-	oneNode bool // see onOneNode
+	oneNode   bool     // a Create may own its calls in the round trip that writes them (onOneNode)
 
 	create, update, count, takeover *redis.Script
 }
