@@ -79,6 +79,10 @@ type summary struct {
 	Ratio       spread  `json:"ratio"`
 	RatioTarget float64 `json:"ratio_target"`
 	RatioMet    *bool   `json:"ratio_met,omitempty"`
+	// RatioCeiling is the ratio telephonyd would reach if it took no CPU at all: the
+	// machine's CPUs over what the other processes of its run (callctl, Redis, the provider)
+	// took per call at its best step, over L; search by search.
+	RatioCeiling spread `json:"ratio_ceiling_free_telephonyd"`
 	// Heap per live call against its target.
 	HeapPerCallTarget int   `json:"heap_per_call_target_bytes"`
 	HeapMet           *bool `json:"heap_per_call_met,omitempty"`
@@ -94,18 +98,22 @@ func (r *results) finish(set settings) {
 		Transport:    "UDP on 127.0.0.1",
 		ServiceNotes: "one gateway, no limits, no keep-alive; records in a local redis-server; event_retention 10s; log level warn",
 	}
-	var l, t, ratio []float64
+	var l, t, ratio, ceiling []float64
 	for i, s := range r.SIPp {
 		l = append(l, float64(s.Best))
-		if i < len(r.Service) && s.Best > 0 {
-			ratio = append(ratio, float64(r.Service[i].Best)/float64(s.Best))
+		if i >= len(r.Service) || s.Best == 0 {
+			continue
+		}
+		ratio = append(ratio, float64(r.Service[i].Best)/float64(s.Best))
+		if st := r.Service[i].bestStep(); st != nil && st.othersMS() > 0 {
+			ceiling = append(ceiling, float64(r.Machine.CPUs)*1000/st.othersMS()/float64(s.Best))
 		}
 	}
 	for _, s := range r.Service {
 		t = append(t, float64(s.Best))
 	}
 	r.Summary = summary{SIPpCPS: spreadOf(l), ServiceCPS: spreadOf(t), Ratio: spreadOf(ratio),
-		RatioTarget: ratioTarget, HeapPerCallTarget: heapPerCallTarget}
+		RatioCeiling: spreadOf(ceiling), RatioTarget: ratioTarget, HeapPerCallTarget: heapPerCallTarget}
 	if len(ratio) > 0 {
 		met := r.Summary.Ratio.Median >= ratioTarget
 		r.Summary.RatioMet = &met
@@ -207,9 +215,14 @@ func (r *results) printSummary(stderr, stdout io.Writer, asJSON bool) {
 		row("L: SIPp caller → provider", r.Summary.SIPpCPS, "%.0f")
 		row("telephonyd (callctl load, gRPC, watcher per call)", r.Summary.ServiceCPS, "%.0f")
 		row("ratio telephonyd / L", r.Summary.Ratio, "%.2f")
+		row("ratio if telephonyd took no CPU (see below)", r.Summary.RatioCeiling, "%.2f")
 		tw.Flush()
 		if r.Summary.RatioMet != nil {
 			fmt.Fprintf(w, "ratio target ≥ %.1f: %s\n", ratioTarget, metWord(*r.Summary.RatioMet))
+		}
+		if r.Summary.RatioCeiling.N > 0 {
+			fmt.Fprintf(w, "ceiling: %d CPUs over the CPU per call of callctl, redis-server and the provider at telephonyd's best step, over L\n",
+				r.Machine.CPUs)
 		}
 		r.printBestSteps(w)
 	}

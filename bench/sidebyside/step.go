@@ -40,6 +40,20 @@ type stepResult struct {
 	Load json.RawMessage `json:"load,omitempty"`
 }
 
+// othersMS is the CPU per call, in ms, of the processes serving a telephonyd step besides
+// telephonyd (callctl, Redis, the provider); 0 for a SIPp step.
+func (s *stepResult) othersMS() float64 {
+	var ms float64
+	for _, p := range []string{"callctl", "redis", "sipp_uas"} {
+		v, ok := s.CPUSeconds[p]
+		if !ok || s.Calls == 0 {
+			return 0
+		}
+		ms += v * 1000 / float64(s.Calls)
+	}
+	return ms
+}
+
 // stepCalls is the number of calls a step at rate places: rate for the step's duration.
 func (b *bench) stepCalls(rate int) int {
 	return max(int(float64(rate)*b.set.Step.Seconds()), 1)
