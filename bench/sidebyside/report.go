@@ -105,8 +105,10 @@ func (r *results) finish(set settings) {
 			continue
 		}
 		ratio = append(ratio, float64(r.Service[i].Best)/float64(s.Best))
-		if st := r.Service[i].bestStep(); st != nil && st.othersMS() > 0 {
-			ceiling = append(ceiling, float64(r.Machine.CPUs)*1000/st.othersMS()/float64(s.Best))
+		if st := r.Service[i].bestStep(); st != nil {
+			if ms := st.othersMS(); ms > 0 {
+				ceiling = append(ceiling, float64(r.Machine.CPUs)*1000/ms/float64(s.Best))
+			}
 		}
 	}
 	for _, s := range r.Service {
